@@ -1,0 +1,1 @@
+"""lambdaform: service file -> validated model -> cdktf stacks -> synth -> artifacts and HCL."""
