@@ -1,1 +1,6 @@
 """lambdaform: service file -> validated model -> cdktf stacks -> synth -> artifacts and HCL."""
+
+import os as _os
+
+# jsii prints a banner on every start under Node 20; lambdaform's output stays parseable without it.
+_os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -1,0 +1,270 @@
+"""Read a service file: YAML -> per-environment :class:`Service` models, or one :class:`ServiceFileError`.
+
+Errors name the file, the field path and the reason, e.g.::
+
+    service.yaml: functions.api.memory_mb: must be >= 128 (got -5)
+
+Nothing here writes to disk; the CLI turns a :class:`ServiceFileError` into exit code 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lambdaform.service import Service
+
+MAX_FILE_BYTES = 1_000_000
+NOT_OVERRIDABLE = ("project", "environments")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a service file: where (dotted field path) and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class ServiceFileError(Exception):
+    """The service file cannot be used; ``problems`` lists every reason found."""
+
+    def __init__(self, file: Path | str, problems: Iterable[Problem]):
+        self.file = str(file)
+        self.problems = list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = [f"{self.file}: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LoadedService:
+    """A validated service file: the base model and one resolved model per environment."""
+
+    path: Path
+    base: Service
+    environments: dict[str, Service] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """The folder that relative paths in the file are relative to."""
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+
+# --- YAML -------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(path: Path) -> dict:
+    """The file's single YAML mapping, or :class:`ServiceFileError`."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ServiceFileError(path, [Problem("", "file not found")]) from None
+    except IsADirectoryError:
+        raise ServiceFileError(path, [Problem("", "is a folder, expected a YAML service file")]) from None
+    except OSError as exc:
+        raise ServiceFileError(path, [Problem("", f"cannot be read ({exc.strerror})")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ServiceFileError(path, [Problem("", f"is larger than {MAX_FILE_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ServiceFileError(path, [Problem("", f"is not UTF-8 text (byte {exc.start})")]) from None
+    try:
+        documents = list(yaml.load_all(text, Loader=_UniqueKeyLoader))  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ServiceFileError(path, [Problem("", f"invalid YAML: {where}{exc.problem or exc}")]) from None
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
+        raise ServiceFileError(path, [Problem("", f"invalid YAML: {exc}")]) from None
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        raise ServiceFileError(path, [Problem("", "is empty")])
+    if len(documents) > 1:
+        raise ServiceFileError(path, [Problem("", "holds several YAML documents; expected one")])
+    document = documents[0]
+    if not isinstance(document, dict):
+        raise ServiceFileError(path, [Problem("", f"top level must be a mapping, not {_kind(document)}")])
+    return document
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+
+def _field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    """Every field name in the model tree, for "did you mean" suggestions."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for info in model.model_fields.values():
+        for candidate in _models_in(info.annotation):
+            names |= _field_names(candidate, seen)
+    return names
+
+
+def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        yield from _models_in(arg)
+
+
+_KNOWN_FIELDS = sorted(_field_names(Service))
+
+
+def _dotted(loc: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else ""
+        hint = difflib.get_close_matches(key, _KNOWN_FIELDS, n=1, cutoff=0.6)
+        return "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_type", "int_parsing",
+                "string_type", "bool_type", "bool_parsing", "literal_error", "string_pattern_mismatch",
+                "string_too_long", "string_too_short", "dict_type", "list_type", "model_type", "float_type"}:
+        message += f" (got {error.get('input')!r})" if not isinstance(error.get("input"), (dict, list)) else ""
+    return message
+
+
+def _problems(error: ValidationError, prefix: str = "") -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+        path = _dotted(loc)
+        problems.append(Problem(f"{prefix}{path}" if path else prefix.rstrip("."), _reason(item)))
+    return problems
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge ``override`` onto ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def _validate(path: Path, document: dict) -> LoadedService:
+    try:
+        base = Service.model_validate(document)
+    except ValidationError as exc:
+        raise ServiceFileError(path, _problems(exc)) from None
+
+    problems: list[Problem] = []
+    environments: dict[str, Service] = {}
+    for env, override in document.get("environments", {"dev": {}, "prod": {}}).items():
+        where = f"environments.{env}"
+        override = override or {}
+        if not isinstance(override, dict):
+            problems.append(Problem(where, f"must be a mapping of overrides, not {_kind(override)}"))
+            continue
+        for key in NOT_OVERRIDABLE:
+            if key in override:
+                problems.append(Problem(f"{where}.{key}", "cannot be overridden per environment"))
+        if problems:
+            continue
+        try:
+            environments[env] = Service.model_validate(_merge(document, override))
+        except ValidationError as exc:
+            # The base validated, so whatever fails here comes from this environment's overrides.
+            problems.extend(_problems(exc, prefix=f"{where}."))
+    if problems:
+        raise ServiceFileError(path, _dedupe(problems))
+    loaded = LoadedService(path=path, base=base, environments=environments)
+    cross = _cross_checks(loaded)
+    if cross:
+        raise ServiceFileError(path, cross)
+    return loaded
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if (p.path, p.reason) not in seen:
+            seen.add((p.path, p.reason))
+            out.append(p)
+    return out
+
+
+def _cross_checks(loaded: LoadedService) -> list[Problem]:
+    """Rules that span fields or touch the disk: name lengths, folders and files that must exist."""
+    problems: list[Problem] = []
+    for env, service in loaded.environments.items():
+        for key, fn in service.functions.items():
+            name = service.function_name(env, key)
+            where = f"functions.{key}"
+            if len(name) > 64:
+                problems.append(Problem(where, f"function name '{name}' is longer than Lambda's 64 characters"))
+            source = loaded.resolve(fn.source)
+            if not source.is_dir():
+                problems.append(Problem(f"{where}.source", f"folder '{fn.source}' does not exist (looked in {source})"))
+                continue
+            if fn.dockerfile is not None and not loaded.resolve(fn.dockerfile).is_file():
+                problems.append(Problem(f"{where}.dockerfile", f"file '{fn.dockerfile}' does not exist"))
+            for required in fn.required_files:
+                if not (source / required).is_file():
+                    problems.append(Problem(f"{where}.required_files", f"'{required}' is missing in {fn.source}"))
+            if fn.package == "zip" and fn.runtime.startswith("provided"):
+                bootstrap = source / "bootstrap"
+                if not bootstrap.is_file():
+                    problems.append(Problem(f"{where}.source", f"custom runtime needs an executable 'bootstrap' in {fn.source}"))
+                elif not bootstrap.stat().st_mode & 0o111:
+                    problems.append(Problem(f"{where}.source", f"'bootstrap' in {fn.source} is not executable (chmod +x)"))
+    return _dedupe(problems)
+
+
+def load_service(path: Path | str) -> LoadedService:
+    """Parse and validate a service file; raise :class:`ServiceFileError` listing what is wrong."""
+    path = Path(path).expanduser().resolve()
+    return _validate(path, parse_yaml(path))

@@ -1,0 +1,265 @@
+"""The service file model: what a user may write in ``service.yaml``, validated once by pydantic.
+
+Every field carries its unit in its name and documents its default as the behaviour you get. The model
+is pure data: loading the YAML, merging environment overrides and checking paths on disk live in
+:mod:`lambdaform.loader`; turning the model into Terraform lives in :mod:`lambdaform.stacks`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+# --- names AWS accepts -----------------------------------------------------------------------------
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=32),
+    Field(description="Lowercase letters, digits and hyphens; starts with a letter, 2-32 characters."),
+]
+"""A short resource-name part (project, environment, function key). Combined names must fit AWS limits."""
+
+Region = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"),
+    Field(description="An AWS region code such as us-east-1."),
+]
+
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+RelPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=512),
+    Field(description="A path relative to the service file's own folder."),
+]
+Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")]
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+"""The values CloudWatch Logs accepts for a log group's retention."""
+
+ZIP_RUNTIMES = (
+    "python3.10", "python3.11", "python3.12", "python3.13",
+    "nodejs20.x", "nodejs22.x",
+    "provided.al2023", "provided.al2",
+    "java21", "ruby3.3",
+)
+"""Runtimes that AWS supports today; python3.9 and older are out of support and refused."""
+
+RESERVED_ENV_VARS = frozenset(
+    {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "_X_AMZN_TRACE_ID",
+     "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_XRAY_CONTEXT_MISSING",
+     "AWS_XRAY_DAEMON_ADDRESS", "AWS_LAMBDA_INITIALIZATION_TYPE"}
+)
+"""Environment variables Lambda sets itself and refuses in a function's configuration."""
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors (with a "did you mean" from the loader)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# --- sections ---------------------------------------------------------------------------------------
+
+
+class Cors(Strict):
+    """CORS for a Function URL. Nothing is allowed unless listed."""
+
+    allow_origins: list[str] = Field(default_factory=list, description="Origins, e.g. https://app.example.com.")
+    allow_methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]] = Field(
+        default_factory=lambda: ["GET", "POST"]
+    )
+    allow_headers: list[str] = Field(default_factory=lambda: ["content-type"])
+    expose_headers: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age_seconds: int = Field(default=300, ge=0, le=86400)
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+                raise ValueError(f"'{origin}' is not an origin (scheme://host[:port], no path)")
+        return value
+
+
+class FunctionUrl(Strict):
+    """An HTTPS endpoint for the function. ``AWS_IAM`` (SigV4-signed callers only) unless ``NONE`` is written."""
+
+    auth: Literal["AWS_IAM", "NONE"] = Field(
+        default="AWS_IAM", description="AWS_IAM by default; NONE makes the URL public and must be explicit."
+    )
+    cors: Cors | None = None
+    invoke_mode: Literal["BUFFERED", "RESPONSE_STREAM"] = "BUFFERED"
+
+
+class Statement(Strict):
+    """An extra IAM statement for the execution role, scoped to ARNs (no ``*`` resources)."""
+
+    sid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]+$")
+    actions: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")]] = Field(min_length=1)
+    resources: list[Arn] = Field(min_length=1, description="ARNs; a bare '*' is refused.")
+
+
+class Function(Strict):
+    """One Lambda function. Defaults: zip package, python3.12, x86_64, 512 MB, 30 s, 14 days of logs,
+    X-Ray tracing active, no public URL."""
+
+    description: str = Field(default="", max_length=256)
+    package: Literal["zip", "image"] = Field(default="zip", description="zip (packaged by lambdaform) or image (ECR).")
+    source: RelPath = Field(description="Handler folder: the zip root, or the Docker build context for images.")
+    handler: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_./-]+$",
+        description="Entry point, e.g. pkg.module.handler (zip; required unless a provided.* runtime). For images "
+        "it overrides the image CMD.",
+    )
+    runtime: Literal[ZIP_RUNTIMES] = Field(default="python3.12", description="Zip functions only.")  # type: ignore[valid-type]
+    dockerfile: RelPath | None = Field(
+        default=None,
+        description="Your own Dockerfile (image functions). Default: lambdaform renders Dockerfile.lambda.",
+    )
+    python_version: Literal["3.11", "3.12", "3.13"] = Field(
+        default="3.12", description="Base image version for the rendered Dockerfile.lambda."
+    )
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    memory_mb: int = Field(default=512, ge=128, le=10240)
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+    ephemeral_storage_mb: int = Field(default=512, ge=512, le=10240)
+    environment: dict[EnvVarName, str] = Field(default_factory=dict)
+    reserved_concurrency: int | None = Field(
+        default=None, ge=0, le=1000, description="Unset: the function shares the account's unreserved pool."
+    )
+    log_retention_days: int = Field(default=14, description="CloudWatch Logs retention; 14 days by default.")
+    tracing: Literal["Active", "PassThrough"] = Field(default="Active", description="X-Ray tracing mode.")
+    url: FunctionUrl | None = Field(default=None, description="Give the function a Function URL.")
+    permissions: list[Statement] = Field(default_factory=list)
+    required_files: list[RelPath] = Field(
+        default_factory=list,
+        description="Files (relative to source) that must exist before packaging, e.g. compiled output.",
+    )
+    exclude: list[str] = Field(default_factory=list, description="Extra glob patterns left out of the zip.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(set(value) & RESERVED_ENV_VARS)
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} is set by Lambda itself and cannot be configured")
+        return value
+
+    @model_validator(mode="after")
+    def _package_rules(self) -> Function:
+        if self.package == "zip":
+            if self.dockerfile is not None:
+                raise ValueError("dockerfile applies to image functions only (package: image)")
+            if self.handler is None and not self.runtime.startswith("provided"):
+                raise ValueError(f"handler is required for runtime {self.runtime}")
+        elif self.handler is None:
+            raise ValueError("handler is required for image functions (it becomes the image CMD)")
+        return self
+
+
+class Registry(Strict):
+    """The ECR repository for image functions (in its own stack, applied before the service)."""
+
+    scan_on_push: bool = True
+    image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = Field(
+        default="MUTABLE", description="MUTABLE lets CI move a 'latest' tag; IMMUTABLE forbids re-tagging."
+    )
+    keep_last_images: int = Field(default=10, ge=1, le=1000, description="Lifecycle rule: keep the newest N images.")
+    encryption: Literal["AES256", "KMS"] = "AES256"
+    force_delete: bool = Field(default=False, description="Allow destroying a repository that still holds images.")
+
+
+class CiIdentity(Strict):
+    """Who CI runs as. ``github-oidc`` (short-lived role credentials) by default; ``iam-user`` creates a
+    user and an access key (secret output marked sensitive) for parity with older setups."""
+
+    mode: Literal["github-oidc", "iam-user"] = "github-oidc"
+    repository: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", description="owner/name on GitHub."
+    )
+    branches: list[str] = Field(default_factory=lambda: ["main"], description="Branches allowed to deploy.")
+    github_environments: list[str] = Field(default_factory=list, description="GitHub environments allowed to deploy.")
+    repository_owner_id: int | None = Field(default=None, ge=1, description="Numeric owner id (immutable sub form).")
+    repository_id: int | None = Field(default=None, ge=1, description="Numeric repository id (immutable sub form).")
+    create_oidc_provider: bool = Field(
+        default=True, description="Create the account's GitHub OIDC provider; false reuses an existing one."
+    )
+    terraform_roles: bool = Field(
+        default=False,
+        description="Also create a read-only plan role (pull requests) and an apply role (deploy branches).",
+    )
+
+    @model_validator(mode="after")
+    def _needs_repo(self) -> CiIdentity:
+        if self.mode == "github-oidc" and not self.repository:
+            raise ValueError("repository (owner/name) is required for mode github-oidc")
+        if (self.repository_owner_id is None) != (self.repository_id is None):
+            raise ValueError("repository_owner_id and repository_id go together")
+        return self
+
+
+class StateBackend(Strict):
+    """Where Terraform keeps state. Local files beside the service file by default; S3 with locking
+    when a bucket is given."""
+
+    backend: Literal["local", "s3"] = "local"
+    path: RelPath = Field(default=".lambdaform/state", description="Local backend: folder for state files.")
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    key_prefix: str = Field(default="lambdaform", pattern=r"^[A-Za-z0-9._/-]+$")
+    region: Region | None = None
+    dynamodb_table: str | None = Field(default=None, description="Legacy lock table; S3 lock files are used too.")
+    encrypt: bool = True
+
+    @model_validator(mode="after")
+    def _s3(self) -> StateBackend:
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("bucket is required for backend s3")
+        return self
+
+
+class Service(Strict):
+    """A service: functions and what they need, deployed once per environment."""
+
+    project: Name
+    region: Region = "us-east-1"
+    description: str = ""
+    tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
+    environments: dict[Name, dict] = Field(
+        default_factory=lambda: {"dev": {}, "prod": {}},
+        description="Environment name -> overrides (any part of this file except project/environments).",
+        min_length=1,
+    )
+    state: StateBackend = Field(default_factory=StateBackend)
+    registry: Registry = Field(default_factory=Registry)
+    ci: CiIdentity | None = None
+    functions: dict[Name, Function] = Field(min_length=1)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}' must be 1-128 characters and not start with 'aws:'")
+        return value
+
+    def function_name(self, env: str, key: str) -> str:
+        """The deployed Lambda name: ``<project>-<env>-<function>``."""
+        return f"{self.project}-{env}-{key}"
+
+    @property
+    def image_functions(self) -> dict[str, Function]:
+        return {k: f for k, f in self.functions.items() if f.package == "image"}

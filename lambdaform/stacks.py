@@ -1,0 +1,238 @@
+"""Compose cdktf stacks from a validated :class:`Service`: the only place that maps the model to constructs.
+
+Per environment:
+
+* ``<project>-<env>-registry`` (only with container-image functions): the ECR repositories. Applied
+  first, so an image can be pushed before any function refers to it - no ``-target`` needed.
+* ``<project>-<env>``: functions, log groups, roles, URLs, CI identity and the blueprint resources. Each
+  image function's tag is a stack variable (``<function>_image_tag``, default ``latest``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import modules  # noqa: F401  (installs the light provider import before any binding is loaded)
+from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
+from cdktf_cdktf_provider_aws.data_aws_ecr_repository import DataAwsEcrRepository
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from lambdaform.service import Function as FunctionSpec
+from lambdaform.service import Service
+from modules._iam import named, tf_name
+from modules.ci_identity import CiIdentity, CiIdentityProps
+from modules.ecr import Ecr, EcrProps
+from modules.function import Function, FunctionProps, ImageCode, ZipCode
+from modules.function_url import CorsProps, FunctionUrl, FunctionUrlProps
+
+ASSETS_DIR = "assets"
+
+
+@dataclass(frozen=True)
+class ZipPackage:
+    """A function's canonical zip, as the stack refers to it."""
+
+    filename: str
+    """Path relative to the stack folder, e.g. ``assets/api.zip``."""
+    source_code_hash: str
+    """Base64-encoded SHA-256 of the zip bytes (what Lambda reports as CodeSha256)."""
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What a stack needs besides the model: the environment and where things live on disk."""
+
+    env: str
+    service_root: Path
+    """Folder of the service file (relative paths in it start here)."""
+    stack_dir: Path
+    """Final folder of this stack's synthesized output (for relative state paths)."""
+
+
+def registry_stack_name(service: Service, env: str) -> str:
+    return f"{service.project}-{env}-registry"
+
+
+def service_stack_name(service: Service, env: str) -> str:
+    return f"{service.project}-{env}"
+
+
+def stack_names(service: Service, env: str) -> list[str]:
+    """Stacks of one environment in apply order."""
+    names = [registry_stack_name(service, env)] if service.image_functions else []
+    return [*names, service_stack_name(service, env)]
+
+
+def ecr_repository_name(service: Service, env: str, key: str) -> str:
+    return f"{service.project}-{env}-{key}"
+
+
+def _provider(stack: TerraformStack, service: Service, env: str) -> None:
+    tags = {"lambdaform:project": service.project, "lambdaform:environment": env, **service.tags}
+    AwsProvider(stack, "aws", region=service.region, default_tags=[AwsProviderDefaultTags(tags=tags)])
+
+
+def _backend(stack: TerraformStack, name: str, service: Service, ctx: StackContext) -> None:
+    state = service.state
+    if state.backend == "local":
+        state_file = (ctx.service_root / state.path / f"{name}.tfstate").resolve()
+        LocalBackend(stack, path=os.path.relpath(state_file, ctx.stack_dir))
+        return
+    S3Backend(
+        stack,
+        bucket=state.bucket,
+        key=f"{state.key_prefix}/{name}.tfstate",
+        region=state.region or service.region,
+        encrypt=state.encrypt,
+        dynamodb_table=state.dynamodb_table,
+    )
+    # Native S3 locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no field for it yet.
+    stack.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def _output(stack: TerraformStack, name: str, value: str, description: str, sensitive: bool = False) -> None:
+    TerraformOutput(stack, name, value=value, description=description, sensitive=sensitive or None)
+
+
+class RegistryStack(TerraformStack):
+    """ECR repositories for the environment's image functions."""
+
+    def __init__(self, scope: Construct, service: Service, ctx: StackContext):
+        name = registry_stack_name(service, ctx.env)
+        super().__init__(scope, name)
+        _provider(self, service, ctx.env)
+        _backend(self, name, service, ctx)
+        reg = service.registry
+        for key in service.image_functions:
+            ecr = Ecr(self, tf_name(key, "ecr"), EcrProps(
+                name=ecr_repository_name(service, ctx.env, key),
+                scan_on_push=reg.scan_on_push,
+                image_tag_mutability=reg.image_tag_mutability,
+                keep_last_images=reg.keep_last_images,
+                encryption=reg.encryption,
+                force_delete=reg.force_delete,
+            ))
+            _output(self, f"{tf_name(key)}_ecr_repository_url", ecr.repository_url,
+                    f"ECR repository URL for function '{key}' (docker push target)")
+            _output(self, f"{tf_name(key)}_ecr_repository_name", ecr.repository_name,
+                    f"ECR repository name for function '{key}'")
+
+
+class ServiceStack(TerraformStack):
+    """Functions, URLs and CI identity of one environment."""
+
+    def __init__(self, scope: Construct, service: Service, ctx: StackContext, packages: dict[str, ZipPackage]):
+        name = service_stack_name(service, ctx.env)
+        super().__init__(scope, name)
+        self.service = service
+        self.env = ctx.env
+        _provider(self, service, ctx.env)
+        _backend(self, name, service, ctx)
+        self.functions: dict[str, Function] = {}
+        repositories: list[str] = []
+        for key, spec in service.functions.items():
+            if spec.package == "image":
+                code, repo_arn = self._image_code(key)
+                repositories.append(repo_arn)
+            else:
+                package = packages[key]
+                code = ZipCode(filename=package.filename, source_code_hash=package.source_code_hash,
+                               runtime=spec.runtime, handler=spec.handler)
+            self.functions[key] = self._function(key, spec, code)
+        if service.ci is not None:
+            self._ci(service, repositories)
+
+    def _image_code(self, key: str) -> tuple[ImageCode, str]:
+        spec = self.service.functions[key]
+        tag = TerraformVariable(self, f"{tf_name(key)}_image_tag", type="string", default="latest",
+                                description=f"Image tag of function '{key}' in its ECR repository")
+        repo = named(DataAwsEcrRepository(self, f"{key}-repository",
+                                          name=ecr_repository_name(self.service, self.env, key)), key, "repository")
+        assert spec.handler is not None  # the model requires it for images
+        return ImageCode(image_uri=f"{repo.repository_url}:{tag.string_value}", command=(spec.handler,)), repo.arn
+
+    def _function(self, key: str, spec: FunctionSpec, code: ZipCode | ImageCode) -> Function:
+        fn_name = self.service.function_name(self.env, key)
+        fn = Function(self, tf_name(key), FunctionProps(
+            name=fn_name,
+            code=code,
+            description=spec.description,
+            architecture=spec.architecture,
+            memory_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
+            ephemeral_storage_mb=spec.ephemeral_storage_mb,
+            environment=spec.environment,
+            reserved_concurrency=spec.reserved_concurrency,
+            log_retention_days=spec.log_retention_days,
+            tracing=spec.tracing,
+            statements=tuple(
+                {k: v for k, v in {"Sid": s.sid, "Effect": "Allow", "Action": list(s.actions),
+                                   "Resource": list(s.resources)}.items() if v is not None}
+                for s in spec.permissions
+            ),
+        ))
+        prefix = tf_name(key)
+        _output(self, f"{prefix}_function_name", fn.function_name, f"Lambda function name of '{key}'")
+        _output(self, f"{prefix}_function_arn", fn.function_arn, f"Lambda function ARN of '{key}'")
+        _output(self, f"{prefix}_function_version", fn.version, f"Latest published version of '{key}'")
+        _output(self, f"{prefix}_log_group_name", fn.log_group_name, f"CloudWatch log group of '{key}'")
+        if spec.url is not None:
+            cors = spec.url.cors
+            url = FunctionUrl(self, f"{prefix}_url", FunctionUrlProps(
+                function_name=fn.function_name,
+                auth=spec.url.auth,
+                invoke_mode=spec.url.invoke_mode,
+                cors=CorsProps(
+                    allow_origins=tuple(cors.allow_origins), allow_methods=tuple(cors.allow_methods),
+                    allow_headers=tuple(cors.allow_headers), expose_headers=tuple(cors.expose_headers),
+                    allow_credentials=cors.allow_credentials, max_age_seconds=cors.max_age_seconds,
+                ) if cors else None,
+            ))
+            _output(self, f"{prefix}_function_url", url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
+        return fn
+
+    def _ci(self, service: Service, repositories: list[str]) -> None:
+        ci = service.ci
+        assert ci is not None
+        identity = CiIdentity(self, "ci", CiIdentityProps(
+            name_prefix=f"{service.project}-{self.env}",
+            mode=ci.mode,
+            repository=ci.repository,
+            branches=tuple(ci.branches),
+            github_environments=tuple(ci.github_environments),
+            repository_owner_id=ci.repository_owner_id,
+            repository_id=ci.repository_id,
+            create_oidc_provider=ci.create_oidc_provider,
+            ecr_repository_arns=tuple(repositories),
+            function_arns=tuple(fn.function_arn for fn in self.functions.values()),
+            terraform_roles=ci.terraform_roles,
+        ))
+        if ci.mode == "github-oidc":
+            _output(self, "ci_deploy_role_arn", identity.deploy_role_arn,
+                    "IAM role GitHub Actions assumes to push images and update function code")
+            if ci.terraform_roles:
+                _output(self, "ci_plan_role_arn", identity.plan_role_arn,
+                        "Read-only IAM role for terraform plan on pull requests")
+                _output(self, "ci_apply_role_arn", identity.apply_role_arn,
+                        "IAM role for terraform apply from the deploy branches / environments")
+        else:
+            _output(self, "ci_access_key_id", identity.access_key_id,
+                    "Access key id of the CI user (GitHub secret AWS_ACCESS_KEY_ID)")
+            _output(self, "ci_secret_access_key", identity.secret_access_key,
+                    "Secret access key of the CI user (GitHub secret AWS_SECRET_ACCESS_KEY)", sensitive=True)
+
+
+def build_app(app: App, service: Service, env: str, service_root: Path, out_dir: Path,
+              packages: dict[str, ZipPackage]) -> list[TerraformStack]:
+    """Add one environment's stacks to ``app``; ``out_dir`` is the final synth folder."""
+    stacks: list[TerraformStack] = []
+    for name in stack_names(service, env):
+        ctx = StackContext(env=env, service_root=service_root, stack_dir=out_dir / "stacks" / name)
+        if name == registry_stack_name(service, env):
+            stacks.append(RegistryStack(app, service, ctx))
+        else:
+            stacks.append(ServiceStack(app, service, ctx, packages))
+    return stacks

@@ -1,0 +1,382 @@
+"""Render the GitHub Actions workflows that plan, apply and deploy a lambdaform service.
+
+The flow is one way: the caller builds a :class:`WorkflowContext` (from the validated ``Service`` model),
+:func:`render_workflows` precomputes everything the templates need and renders ``templates/workflows/*.j2``
+with jinja2. Templates only place values; every decision (which files, which jobs, quoting) is made here.
+
+Two workflows come out:
+
+``.github/workflows/terraform.yml``
+    Pull requests: synth, then ``main.py plan --detailed-exitcode`` per environment with a read-only role,
+    and one PR comment per environment kept up to date in place (found by a hidden marker).
+    Pushes to the default branch: ``main.py deploy --yes`` per environment, in promotion order, each job
+    behind its GitHub environment (approval gates) and a ``terraform-<env>`` concurrency group that never
+    cancels a running apply. Manual runs: plan, apply or destroy one environment.
+
+``.github/workflows/build-deploy-lambda.yml`` (only when a function is packaged as a container image)
+    Pushes touching the image sources: tests, then per environment build a linux/amd64 image without
+    attestation manifests (Lambda rejects manifest lists: "Image manifest type not supported"), push it to
+    the environment's ECR repository, point the function at it, wait, and health-check its Function URL
+    (signed with SigV4 when the URL uses ``AWS_IAM`` auth).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "workflows"
+
+TERRAFORM_WORKFLOW = ".github/workflows/terraform.yml"
+BUILD_DEPLOY_WORKFLOW = ".github/workflows/build-deploy-lambda.yml"
+
+PLAN_COMMENT_MARKER = "<!-- lambdaform-plan:{environment} -->"
+"""Hidden first line of each plan comment; the comment job finds its previous comment by it."""
+
+CiMode = Literal["github-oidc", "iam-user"]
+PackageType = Literal["image", "zip"]
+UrlAuth = Literal["AWS_IAM", "NONE"]
+
+# Every action is pinned to a full commit SHA (tags are mutable); the comment names the release.
+ACTIONS: Mapping[str, str] = {
+    "checkout": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+    "setup_python": "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0",
+    "setup_node": "actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020 # v4.4.0",
+    "setup_terraform": "hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd # v3.1.2",
+    "aws_credentials": "aws-actions/configure-aws-credentials@e3dd6a429d7300a6a4c196c26e071d42e0343502 # v4.0.2",
+    "ecr_login": "aws-actions/amazon-ecr-login@062b18b96a7aff071d4dc91bc00c4c1a7945b076 # v2.0.1",
+    "github_script": "actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea # v7.0.1",
+    "upload_artifact": "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2",
+    "download_artifact": "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093 # v4.3.0",
+}
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_VAR_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+class WorkflowContextError(ValueError):
+    """The context cannot produce a valid workflow; the message names the offending field."""
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """The cdktf stacks of one environment."""
+
+    service: str
+    """The service stack, ``<project>-<env>``."""
+    registry: str | None = None
+    """The registry stack (ECR repositories + CI identity), ``<project>-<env>-registry``; ``None`` when the
+    service has no container-image function."""
+
+    @classmethod
+    def conventional(cls, project: str, environment: str, *, with_registry: bool) -> StackNames:
+        """The names lambdaform gives its stacks."""
+        service = f"{project}-{environment}"
+        return cls(service=service, registry=f"{service}-registry" if with_registry else None)
+
+
+@dataclass(frozen=True)
+class WorkflowFunction:
+    """One Lambda function as the workflows see it."""
+
+    name: str
+    """The function's key in the service file (``api``)."""
+    package: PackageType
+    """``image`` functions are built and rolled out by build-deploy-lambda.yml; ``zip`` functions are
+    packaged by synth and rolled out by ``main.py deploy``."""
+    function_names: Mapping[str, str]
+    """The deployed function name per environment."""
+    source_dir: str
+    """The handler folder, relative to the repository root; pushes touching it trigger a rebuild."""
+    ecr_repositories: Mapping[str, str] = field(default_factory=dict)
+    """Image functions: the ECR repository name per environment (in that environment's registry stack)."""
+    dockerfile: str | None = None
+    """Image functions: the Dockerfile, relative to the working directory. A path under the synth output
+    folder makes the deploy jobs run ``main.py synth`` first."""
+    build_context: str | None = None
+    """Image functions: the docker build context, relative to the working directory."""
+    url_auth: UrlAuth | None = None
+    """The Function URL's auth type; ``None`` when the function has no URL (no health check).
+    ``AWS_IAM`` URLs are health-checked with a SigV4-signed request, so the deploy identity needs
+    ``lambda:InvokeFunctionUrl``."""
+    health_path: str = "/health"
+    """Path requested on the Function URL after a rollout; it must answer 2xx."""
+    push_latest: bool = True
+    """Also push the ``latest`` tag. Turn off for repositories with immutable tags."""
+
+
+@dataclass(frozen=True)
+class WorkflowContext:
+    """Everything the workflow templates need, decided by the caller."""
+
+    project: str
+    region: str
+    environments: Sequence[str]
+    """Environment names in promotion order: pushes apply them one after another, in this order."""
+    stacks: Mapping[str, StackNames]
+    """The stacks of each environment."""
+    service_file: str
+    """The service file, relative to the working directory."""
+    functions: Sequence[WorkflowFunction] = ()
+    ci_mode: CiMode = "github-oidc"
+    """``github-oidc``: short-lived credentials from an IAM role per job (the default and the secure choice).
+    ``iam-user``: static access keys from repository or environment secrets (parity with older setups)."""
+    plan_role_var: str = "AWS_PLAN_ROLE_ARN"
+    """Repository variable holding the read-only role pull-request plans assume."""
+    apply_role_var: str = "AWS_APPLY_ROLE_ARN"
+    """Variable (set per GitHub environment) holding the role apply and destroy assume."""
+    deploy_role_var: str = "AWS_DEPLOY_ROLE_ARN"
+    """Variable (set per GitHub environment) holding the role that pushes images and updates functions."""
+    access_key_id_secret: str = "AWS_ACCESS_KEY_ID"
+    """``iam-user`` mode: the secret holding the access key id."""
+    secret_access_key_secret: str = "AWS_SECRET_ACCESS_KEY"
+    """``iam-user`` mode: the secret holding the secret access key."""
+    python_version: str = "3.11"
+    terraform_version: str = "1.11.4"
+    node_version: str = "20"
+    working_directory: str = "."
+    """Where ``main.py`` and the service file live, relative to the repository root."""
+    synth_out: str = "cdktf.out"
+    default_branch: str = "main"
+    runs_on: str = "ubuntu-latest"
+    install_commands: Sequence[str] = ("python -m pip install -e .", "npm ci")
+    """Shell lines that install lambdaform and the cdktf CLI before synth."""
+    test_commands: Sequence[str] = ("python -m pip install -e '.[dev]'", "python -m pytest -q")
+    """Shell lines run (after ``install_commands``) before any image is built."""
+    max_comment_chars: int = 60_000
+    """Plan text kept in a PR comment (GitHub caps a comment at 65,536 characters); the full plan always
+    goes to the job summary."""
+    source_label: str = "service.yaml"
+    """Named in the generated header so a reader knows what to regenerate from."""
+
+    def __post_init__(self) -> None:
+        # Freeze sequences so a context stays hashable-in-spirit and cannot change between renders.
+        object.__setattr__(self, "environments", tuple(self.environments))
+        object.__setattr__(self, "functions", tuple(self.functions))
+        object.__setattr__(self, "install_commands", tuple(self.install_commands))
+        object.__setattr__(self, "test_commands", tuple(self.test_commands))
+        _validate(self)
+
+    @property
+    def image_functions(self) -> tuple[WorkflowFunction, ...]:
+        return tuple(f for f in self.functions if f.package == "image")
+
+
+def _fail(field_path: str, message: str) -> None:
+    raise WorkflowContextError(f"{field_path}: {message}")
+
+
+def _validate(ctx: WorkflowContext) -> None:
+    if not ctx.environments:
+        _fail("environments", "at least one environment is required")
+    if len(set(ctx.environments)) != len(ctx.environments):
+        _fail("environments", f"names must be unique, got {list(ctx.environments)}")
+    for env in ctx.environments:
+        if not _ENV_NAME.match(env):
+            _fail("environments", f"{env!r} must match {_ENV_NAME.pattern} (it becomes a job id and a group name)")
+        if env not in ctx.stacks:
+            _fail(f"stacks.{env}", "missing stack names for this environment")
+    if ctx.ci_mode not in ("github-oidc", "iam-user"):
+        _fail("ci_mode", f"must be 'github-oidc' or 'iam-user', got {ctx.ci_mode!r}")
+    for name in ("plan_role_var", "apply_role_var", "deploy_role_var", "access_key_id_secret", "secret_access_key_secret"):
+        if not _VAR_NAME.match(getattr(ctx, name)):
+            _fail(name, f"{getattr(ctx, name)!r} is not a valid GitHub variable/secret name")
+    if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", ctx.region):
+        _fail("region", f"{ctx.region!r} is not an AWS region name")
+    for label, path in (("service_file", ctx.service_file), ("working_directory", ctx.working_directory)):
+        _check_relative(label, path)
+    if ctx.max_comment_chars < 1_000 or ctx.max_comment_chars > 64_000:
+        _fail("max_comment_chars", "must be between 1000 and 64000 (GitHub caps comments at 65536)")
+    seen: set[str] = set()
+    for i, fn in enumerate(ctx.functions):
+        where = f"functions[{i}]"
+        if fn.name in seen:
+            _fail(f"{where}.name", f"duplicate function {fn.name!r}")
+        seen.add(fn.name)
+        if fn.package not in ("image", "zip"):
+            _fail(f"{where}.package", f"must be 'image' or 'zip', got {fn.package!r}")
+        if fn.url_auth not in (None, "AWS_IAM", "NONE"):
+            _fail(f"{where}.url_auth", f"must be 'AWS_IAM', 'NONE' or None, got {fn.url_auth!r}")
+        _check_relative(f"{where}.source_dir", fn.source_dir)
+        if not fn.health_path.startswith("/"):
+            _fail(f"{where}.health_path", "must start with '/'")
+        if fn.package != "image":
+            continue
+        if not fn.dockerfile or not fn.build_context:
+            _fail(where, f"image function {fn.name!r} needs dockerfile and build_context")
+        _check_relative(f"{where}.dockerfile", fn.dockerfile)
+        _check_relative(f"{where}.build_context", fn.build_context)
+        for env in ctx.environments:
+            name = fn.function_names.get(env)
+            if not name or not _FUNCTION_NAME.match(name):
+                _fail(f"{where}.function_names.{env}", f"missing or invalid Lambda function name {name!r}")
+            repo = fn.ecr_repositories.get(env)
+            if not repo or not _ECR_NAME.match(repo):
+                _fail(f"{where}.ecr_repositories.{env}", f"missing or invalid ECR repository name {repo!r}")
+            if not ctx.stacks[env].registry:
+                _fail(f"stacks.{env}.registry", "an image function needs the registry stack")
+
+
+def _check_relative(label: str, path: str) -> None:
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path:
+        _fail(label, f"{path!r} must be a relative POSIX path inside the repository")
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+
+def _environment() -> jinja2.Environment:
+    # GitHub's own expressions are ${{ ... }} and shell uses ${#x}, so jinja gets delimiters neither uses.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        variable_start_string="[@",
+        variable_end_string="@]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+    )
+
+
+def _q(value: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    return json.dumps(value)
+
+
+def _join(base: str, path: str) -> str:
+    """``path`` (relative to the working directory) as a path relative to the repository root."""
+    return str(PurePosixPath(base) / path) if base not in ("", ".") else str(PurePosixPath(path))
+
+
+def _aws_auth(ctx: WorkflowContext, role_var: str) -> dict[str, str]:
+    """The ``with:`` of configure-aws-credentials for one kind of job."""
+    if ctx.ci_mode == "github-oidc":
+        return {
+            "aws-region": _q(ctx.region),
+            "role-to-assume": "${{ vars.%s }}" % role_var,
+        }
+    return {
+        "aws-region": _q(ctx.region),
+        "aws-access-key-id": "${{ secrets.%s }}" % ctx.access_key_id_secret,
+        "aws-secret-access-key": "${{ secrets.%s }}" % ctx.secret_access_key_secret,
+    }
+
+
+def _job_permissions(ctx: WorkflowContext, *, aws: bool) -> dict[str, str]:
+    perms = {"contents": "read"}
+    if aws and ctx.ci_mode == "github-oidc":
+        perms["id-token"] = "write"
+    return perms
+
+
+def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
+    envs = list(ctx.environments)
+    branch_ref = f"refs/heads/{ctx.default_branch}"
+    generated = {f.name for f in ctx.image_functions if PurePosixPath(f.dockerfile or "").is_relative_to(ctx.synth_out)}
+    needs_synth_for_build = bool(generated)
+    promotion = []
+    for i, env in enumerate(envs):
+        previous = envs[i - 1] if i else None
+        promotion.append(
+            {
+                "name": env,
+                "name_q": _q(env),
+                "previous": previous,
+                "stacks": ", ".join(s for s in (ctx.stacks[env].registry, ctx.stacks[env].service) if s),
+                "marker": PLAN_COMMENT_MARKER.format(environment=env),
+            }
+        )
+    image_functions = []
+    for fn in ctx.image_functions:
+        image_functions.append(
+            {
+                "name": fn.name,
+                "dockerfile_q": _q(fn.dockerfile or ""),
+                "build_context_q": _q(fn.build_context or ""),
+                "health_path_q": _q(fn.health_path),
+                "url_auth": fn.url_auth,
+                "push_latest": fn.push_latest,
+                "per_env": {
+                    env: {
+                        "function_name_q": _q(fn.function_names[env]),
+                        "image_q": _q("${{ steps.ecr.outputs.registry }}/" + fn.ecr_repositories[env]),
+                    }
+                    for env in envs
+                },
+            }
+        )
+    build_paths = sorted(
+        {
+            _join(ctx.working_directory, ctx.service_file),
+            *(_join(ctx.working_directory, f.source_dir) + "/**" for f in ctx.image_functions),
+            *(_join(ctx.working_directory, f.dockerfile or "") for f in ctx.image_functions if f.name not in generated),
+        }
+    )
+    return {
+        "actions": ACTIONS,
+        "project": ctx.project,
+        "source_label": ctx.source_label,
+        "environments": promotion,
+        "environments_inline": "[" + ", ".join(envs) + "]",
+        "environments_json_expr": "'" + json.dumps(envs, separators=(",", ":")) + "'",
+        "first_environment": envs[0],
+        "branch_ref": branch_ref,
+        "default_branch": ctx.default_branch,
+        "runs_on": ctx.runs_on,
+        "region_q": _q(ctx.region),
+        "service_file_q": _q(ctx.service_file),
+        "synth_out_q": _q(ctx.synth_out),
+        "working_directory_q": _q(ctx.working_directory),
+        "python_version_q": _q(ctx.python_version),
+        "node_version_q": _q(ctx.node_version),
+        "terraform_version_q": _q(ctx.terraform_version),
+        "install_commands": list(ctx.install_commands),
+        "test_commands": list(ctx.test_commands),
+        "max_comment_chars_q": _q(str(ctx.max_comment_chars)),
+        "marker_template": PLAN_COMMENT_MARKER.format(environment="${{ matrix.environment }}"),
+        "oidc": ctx.ci_mode == "github-oidc",
+        "plan_permissions": _job_permissions(ctx, aws=True),
+        "apply_permissions": _job_permissions(ctx, aws=True),
+        "plan_auth": _aws_auth(ctx, ctx.plan_role_var),
+        "apply_auth": _aws_auth(ctx, ctx.apply_role_var),
+        "deploy_auth": _aws_auth(ctx, ctx.deploy_role_var),
+        "image_functions": image_functions,
+        "build_paths_q": [_q(p) for p in build_paths],
+        "needs_synth_for_build": needs_synth_for_build,
+    }
+
+
+def render_workflows(ctx: WorkflowContext) -> dict[str, str]:
+    """The workflow files for ``ctx``: repository-relative path -> YAML text.
+
+    ``terraform.yml`` always; ``build-deploy-lambda.yml`` only when a function is a container image.
+    """
+    env = _environment()
+    variables = _template_vars(ctx)
+    files = {TERRAFORM_WORKFLOW: env.get_template("terraform.yml.j2").render(variables)}
+    if ctx.image_functions:
+        files[BUILD_DEPLOY_WORKFLOW] = env.get_template("build-deploy-lambda.yml.j2").render(variables)
+    return files
+
+
+def write_workflows(ctx: WorkflowContext, repo_root: Path) -> list[Path]:
+    """Render and write the workflows under ``repo_root``; returns the written paths."""
+    written = []
+    for relative, text in render_workflows(ctx).items():
+        path = repo_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
