@@ -1,0 +1,5 @@
+"""SAGE worker: storage adapters, a DynamoDB lock, the local/Lambda orchestrator and the Lambda handler.
+
+The Lambda entry point is ``sage_worker.handler.handler``. Everything here needs only the standard
+library plus boto3/botocore, which the Lambda Python runtime already provides.
+"""
