@@ -5,6 +5,9 @@
     python main.py list     [SERVICE_FILE]
     python main.py schema
     python main.py init     DIR [--blueprint nl2sql-agent]
+    python main.py plan     [SERVICE_FILE] --env dev [--detailed-exitcode]
+    python main.py deploy   [SERVICE_FILE] --env dev [--yes] [--json]
+    python main.py destroy  [SERVICE_FILE] --env dev [--yes]
 
 Exit codes: 0 success, 1 an external tool (terraform) failed, 2 invalid input.
 """
@@ -154,6 +157,127 @@ def init(
         written = scaffold(directory, blueprint, force=force)
         typer.echo(f"created {directory / 'service.yaml'} from blueprint {blueprint} ({len(written)} files)")
         typer.echo(f"next: python {Path(__file__).resolve()} synth {directory / 'service.yaml'}")
+
+
+Env = Annotated[str, typer.Option("--env", "-e", help="Environment to act on.")]
+Endpoint = Annotated[
+    str | None,
+    typer.Option("--endpoint", envvar="LAMBDAFORM_ENDPOINT",
+                 help="AWS emulator URL (moto, LocalStack) for every service and the S3 state backend."),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Stream terraform's own output to stderr.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a terminal).")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Synth output folder.")]
+Var = Annotated[list[str] | None, typer.Option("--var", help="Stack variable NAME=VALUE, e.g. api_image_tag=3f2c1e0.")]
+
+
+def _deployment(service_file: Path, env: str, out: Path, endpoint: str | None, verbose: bool,
+                var: list[str] | None, output: Output):
+    from lambdaform.deploy import Deployment, RunOptions, parse_vars
+    from lambdaform.loader import load_service
+
+    return Deployment(load_service(service_file),
+                      RunOptions(env=env, out=out, endpoint=endpoint, verbose=verbose, variables=parse_vars(var)),
+                      output)
+
+
+def _confirm(action: str, env: str, yes: bool) -> None:
+    from lambdaform.errors import InputError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"refusing to {action} '{env}' without a terminal to confirm on; pass --yes")
+    if not typer.confirm(f"{action} environment '{env}'?", default=False):
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Out = Path("cdktf.out"),
+    endpoint: Endpoint = None,
+    var: Var = None,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode", help="Exit 0 no changes, 2 changes, 1 error (invalid input too).")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Synthesize ENV and show what terraform would change, stack by stack."""
+    output = Output(quiet=quiet)
+    with handled(output, debug, input_exit=EXIT_TOOL if detailed_exitcode else EXIT_INPUT):
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        deployment.synthesize()
+        code, text = deployment.plan(detailed_exitcode)
+        typer.echo(text)
+    raise typer.Exit(code)
+
+
+@app.command()
+def deploy(
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Out = Path("cdktf.out"),
+    endpoint: Endpoint = None,
+    var: Var = None,
+    yes: Yes = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Synthesize ENV, apply its stacks in order and print the deployed functions."""
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        _confirm("deploy", env, yes)
+        deployment.synthesize()
+        result = deployment.apply()
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            _print_result(output, result)
+
+
+def _print_result(output: Output, result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"deployed {result.env}", title_justify="left")
+    for column in ("function", "name", "version", "url", "ecr repository"):
+        table.add_column(column, overflow="fold")
+    for row in result.functions:
+        table.add_row(row.key, row.name, row.version, row.url or "-", row.ecr_repository or "-")
+    output.out.print(table)
+    outputs = Table(title="outputs", title_justify="left")
+    outputs.add_column("name")
+    outputs.add_column("value", overflow="fold")
+    for name, value in result.outputs.items():
+        outputs.add_row(name, value if isinstance(value, str) else json.dumps(value))
+    output.out.print(outputs)
+
+
+@app.command()
+def destroy(
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Out = Path("cdktf.out"),
+    endpoint: Endpoint = None,
+    var: Var = None,
+    yes: Yes = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Destroy ENV's stacks in reverse order."""
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        _confirm("destroy", env, yes)
+        deployment.synthesize()
+        deployment.destroy()
+        typer.echo(f"destroyed {env}: {', '.join(reversed(deployment.stacks))}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import modules  # noqa: F401  (installs the light provider import before any binding is loaded)
 from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
+from cdktf_cdktf_provider_aws.data_aws_ecr_image import DataAwsEcrImage
 from cdktf_cdktf_provider_aws.data_aws_ecr_repository import DataAwsEcrRepository
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
@@ -146,13 +147,18 @@ class ServiceStack(TerraformStack):
             self._ci(service, repositories)
 
     def _image_code(self, key: str) -> tuple[ImageCode, str]:
+        """The image is looked up by tag and deployed by digest: a missing image fails the plan with a
+        clear "image not found" before anything is created, and a tag moved by CI is picked up by the
+        next apply instead of showing up as drift."""
         spec = self.service.functions[key]
         tag = TerraformVariable(self, f"{tf_name(key)}_image_tag", type="string", default="latest",
                                 description=f"Image tag of function '{key}' in its ECR repository")
-        repo = named(DataAwsEcrRepository(self, f"{key}-repository",
-                                          name=ecr_repository_name(self.service, self.env, key)), key, "repository")
+        repo_name = ecr_repository_name(self.service, self.env, key)
+        repo = named(DataAwsEcrRepository(self, f"{key}-repository", name=repo_name), key, "repository")
+        image = named(DataAwsEcrImage(self, f"{key}-image", repository_name=repo.name, image_tag=tag.string_value),
+                      key, "image")
         assert spec.handler is not None  # the model requires it for images
-        return ImageCode(image_uri=f"{repo.repository_url}:{tag.string_value}", command=(spec.handler,)), repo.arn
+        return ImageCode(image_uri=image.image_uri, command=(spec.handler,)), repo.arn
 
     def _function(self, key: str, spec: FunctionSpec, code: ZipCode | ImageCode) -> Function:
         fn_name = self.service.function_name(self.env, key)

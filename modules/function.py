@@ -12,7 +12,6 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionEnvironment,
     LambdaFunctionEphemeralStorage,
     LambdaFunctionImageConfig,
-    LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
@@ -75,7 +74,8 @@ class FunctionProps:
 
 
 class Function(Construct):
-    """Log group -> execution role -> function, in that order.
+    """Log group -> execution role -> function, in that order. The log group has Lambda's default name
+    (``/aws/lambda/<name>``), so no ``logging_config`` is needed to route logs there.
 
     Attributes: ``function_name``, ``function_arn``, ``invoke_arn``, ``qualified_arn``, ``version``,
     ``role_arn``, ``role_name``, ``log_group_name``, ``log_group_arn``."""
@@ -130,7 +130,6 @@ class Function(Construct):
                 environment=LambdaFunctionEnvironment(variables=dict(props.environment)) if props.environment else None,
                 reserved_concurrent_executions=props.reserved_concurrency,
                 tracing_config=LambdaFunctionTracingConfig(mode=props.tracing),
-                logging_config=LambdaFunctionLoggingConfig(log_format="Text", log_group=self.log_group.name),
                 dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=props.dead_letter_target_arn)
                 if props.dead_letter_target_arn else None,
                 vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.vpc.subnet_ids),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.lambda_function_url import LambdaFunctionUrl, LambdaFunctionUrlCors
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
 from modules._iam import named
@@ -26,7 +25,8 @@ class FunctionUrlProps:
     function_name: str
     auth: str = "AWS_IAM"
     """``AWS_IAM`` (default): only SigV4-signed callers with ``lambda:InvokeFunctionUrl``. ``NONE``: public;
-    a resource policy allowing anyone to invoke the URL is added."""
+    the AWS provider itself adds the ``FunctionURLAllowPublicAccess`` resource policy statement (a second,
+    explicit ``aws_lambda_permission`` would collide with it)."""
     cors: CorsProps | None = None
     """No CORS headers unless given."""
     invoke_mode: str = "BUFFERED"
@@ -60,17 +60,4 @@ class FunctionUrl(Construct):
             ),
             id,
         )
-        if props.auth == "NONE":
-            named(
-                LambdaPermission(
-                    self,
-                    "public",
-                    statement_id="FunctionURLAllowPublicAccess",
-                    action="lambda:InvokeFunctionUrl",
-                    function_name=props.function_name,
-                    principal="*",
-                    function_url_auth_type="NONE",
-                ),
-                id, "public",
-            )
         self.url: str = self.resource.function_url

@@ -1,0 +1,283 @@
+"""plan / deploy / destroy: synthesize one environment, then drive Terraform stack by stack.
+
+Stacks run in dependency order (registry before service; destroy in reverse). Terraform's working data
+lives outside the synth folder (``.lambdaform/tf/<stack>`` beside the service file), so re-synthesizing
+does not force a fresh ``init``. ``--endpoint`` (or ``$LAMBDAFORM_ENDPOINT``) points every AWS service the
+stacks use, and an S3 state backend, at an emulator such as moto or LocalStack: an override file and a
+backend config file are written beside the synthesized JSON; the JSON itself stays production config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from lambdaform.console import Output
+from lambdaform.errors import AuthError, InputError, PlatformError, ToolError
+from lambdaform.loader import LoadedService
+from lambdaform.tfcli import Terraform, TerraformError, terraform
+
+ENDPOINT_ENV = "LAMBDAFORM_ENDPOINT"
+OVERRIDE_FILE = "zz_lambdaform_endpoint_override.tf.json"
+BACKEND_CONFIG_FILE = "emulator.s3.tfbackend"
+EMULATOR_SERVICES = (
+    "apigateway", "apigatewayv2", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "ecr",
+    "events", "iam", "kms", "lambda", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+)
+"""Every service endpoint set under ``--endpoint`` (a superset of what the blueprints use)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    env: str
+    out: Path = Path("cdktf.out")
+    endpoint: str | None = None
+    verbose: bool = False
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Extra ``-var`` values, e.g. ``api_image_tag=3f2c1e0``."""
+
+
+@dataclass
+class FunctionRow:
+    key: str
+    name: str = ""
+    version: str = ""
+    url: str = ""
+    ecr_repository: str = ""
+
+
+@dataclass
+class DeployResult:
+    env: str
+    stacks: list[str]
+    functions: list[FunctionRow]
+    outputs: dict[str, Any]
+    """Stack outputs; sensitive values are replaced by ``"(sensitive)"``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.env,
+            "stacks": self.stacks,
+            "functions": [row.__dict__ for row in self.functions],
+            "outputs": self.outputs,
+        }
+
+
+def parse_vars(pairs: list[str] | None) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; :class:`InputError` on a malformed pair."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--var takes NAME=VALUE, not {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def resolve_endpoint(cli_value: str | None) -> str | None:
+    value = cli_value or os.environ.get(ENDPOINT_ENV) or None
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--endpoint must be an http(s) URL such as http://127.0.0.1:5000, not {value!r}")
+    return value.rstrip("/")
+
+
+def provider_override(endpoint: str) -> dict[str, Any]:
+    """Point the AWS provider at an emulator (and skip the checks only real AWS can answer)."""
+    return {
+        "provider": {
+            "aws": [{
+                "endpoints": [{service: endpoint for service in EMULATOR_SERVICES}],
+                "skip_credentials_validation": True,
+                "skip_metadata_api_check": True,
+                "skip_requesting_account_id": True,
+                "skip_region_validation": True,
+                "s3_use_path_style": True,
+            }]
+        }
+    }
+
+
+def backend_config(endpoint: str) -> str:
+    """``-backend-config`` file for an S3 backend on the emulator (merged into the stack's backend)."""
+    lines = [
+        "endpoints = {",
+        *(f'  {svc} = "{endpoint}"' for svc in ("s3", "dynamodb", "iam", "sts")),
+        "}",
+        "use_path_style              = true",
+        "skip_credentials_validation = true",
+        "skip_requesting_account_id  = true",
+        "skip_metadata_api_check     = true",
+        "skip_region_validation      = true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def check_credentials(endpoint: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """Extra environment for terraform; raise :class:`AuthError` when no AWS credentials can be found."""
+    if endpoint:
+        return {
+            "AWS_ACCESS_KEY_ID": environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+        }
+    sources = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if any(environ.get(name) for name in sources):
+        if environ.get("AWS_ACCESS_KEY_ID") and not environ.get("AWS_SECRET_ACCESS_KEY"):
+            raise AuthError("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
+        return {}
+    home = Path(environ.get("HOME", "~")).expanduser()
+    for name, default in (("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"),
+                          ("AWS_CONFIG_FILE", home / ".aws" / "config")):
+        if Path(environ.get(name, default)).is_file():
+            return {}
+    raise AuthError(
+        "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, configure "
+        "~/.aws/credentials, or pass --endpoint URL to deploy to a local emulator"
+    )
+
+
+class Deployment:
+    """One environment of one service, ready to run Terraform on."""
+
+    def __init__(self, loaded: LoadedService, options: RunOptions, output: Output):
+        if options.env not in loaded.environments:
+            raise InputError(
+                f"{loaded.path}: environment '{options.env}' is not defined "
+                f"(defined: {', '.join(loaded.environments)})"
+            )
+        self.loaded = loaded
+        self.service = loaded.environments[options.env]
+        self.options = options
+        self.output = output
+        self.endpoint = resolve_endpoint(options.endpoint)
+        self.extra_env = check_credentials(self.endpoint, os.environ)
+        if shutil.which("terraform") is None:
+            raise PlatformError("terraform was not found on PATH (install Terraform >= 1.10)")
+        self.home = loaded.root / ".lambdaform"
+        self.tf: Terraform = terraform(self.home)
+        self.stacks: list[str] = []
+        self.out_dir: Path | None = None
+
+    # -- preparation --------------------------------------------------------------------------------
+
+    def synthesize(self) -> None:
+        from lambdaform.commands import synth_loaded
+
+        result = synth_loaded(self.loaded, self.options.out, [self.options.env], self.output)
+        self.stacks = result.stacks[self.options.env]
+        self.out_dir = result.out_dir
+        self._check_variables()
+        if self.endpoint:
+            for stack in self.stacks:
+                stack_dir = result.stack_dir(stack)
+                (stack_dir / OVERRIDE_FILE).write_text(json.dumps(provider_override(self.endpoint), indent=2) + "\n")
+                if self.service.state.backend == "s3":
+                    (stack_dir / BACKEND_CONFIG_FILE).write_text(backend_config(self.endpoint))
+
+    def stack_dir(self, stack: str) -> Path:
+        assert self.out_dir is not None
+        return self.out_dir / "stacks" / stack
+
+    def _env(self, stack: str) -> dict[str, str]:
+        data_dir = self.home / "tf" / stack
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return {**self.extra_env, "TF_DATA_DIR": str(data_dir), "AWS_REGION": self.service.region}
+
+    def _run(self, stack: str, args: list[str], *, check: bool = True):
+        stream = self.output.stream if self.options.verbose else None
+        try:
+            return self.tf.run(["-chdir=" + str(self.stack_dir(stack)), *args], cwd=self.stack_dir(stack),
+                               check=check, extra_env=self._env(stack), stream=stream)
+        except TerraformError as exc:
+            raise ToolError(f"terraform {' '.join(args[:1])} failed for stack {stack}:\n{_tail(exc.output)}") from None
+
+    def init(self, stack: str) -> None:
+        args = ["init", "-input=false", "-no-color", "-reconfigure"]
+        if (self.stack_dir(stack) / BACKEND_CONFIG_FILE).exists():
+            args.append(f"-backend-config={BACKEND_CONFIG_FILE}")
+        self._run(stack, args)
+
+    def _declared(self, stack: str) -> set[str]:
+        return set(json.loads((self.stack_dir(stack) / "cdk.tf.json").read_text()).get("variable", {}))
+
+    def _check_variables(self) -> None:
+        declared = set().union(*(self._declared(stack) for stack in self.stacks))
+        unknown = sorted(set(self.options.variables) - declared)
+        if unknown:
+            raise InputError(f"unknown variable(s) {', '.join(unknown)}; the stacks of '{self.options.env}' "
+                             f"declare: {', '.join(sorted(declared)) or 'none'}")
+
+    def _vars(self, stack: str) -> list[str]:
+        declared = self._declared(stack)
+        return [f"-var={k}={v}" for k, v in sorted(self.options.variables.items()) if k in declared]
+
+    # -- commands -----------------------------------------------------------------------------------
+
+    def plan(self, detailed_exitcode: bool = False) -> tuple[int, str]:
+        """Plan every stack; returns (exit code, combined plan text). With ``detailed_exitcode``: 0 no
+        changes anywhere, 2 changes present."""
+        texts, changed = [], False
+        with self.output.progress(f"plan {self.options.env}") as step:
+            for stack in self.stacks:
+                step(f"{stack}: init")
+                self.init(stack)
+                step(f"{stack}: plan")
+                proc = self._run(stack, ["plan", "-input=false", "-no-color", "-detailed-exitcode",
+                                         *self._vars(stack)], check=False)
+                if proc.returncode == 1:
+                    raise ToolError(f"terraform plan failed for stack {stack}:\n{_tail(proc.stdout + proc.stderr)}")
+                changed |= proc.returncode == 2
+                texts.append(f"# stack {stack}\n{proc.stdout}")
+        return (2 if changed and detailed_exitcode else 0), "\n".join(texts)
+
+    def apply(self) -> DeployResult:
+        with self.output.progress(f"deploy {self.options.env}") as step:
+            for stack in self.stacks:
+                step(f"{stack}: init")
+                self.init(stack)
+                step(f"{stack}: apply")
+                self._run(stack, ["apply", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
+        return self.result()
+
+    def destroy(self) -> None:
+        with self.output.progress(f"destroy {self.options.env}") as step:
+            for stack in reversed(self.stacks):
+                step(f"{stack}: init")
+                self.init(stack)
+                step(f"{stack}: destroy")
+                self._run(stack, ["destroy", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
+
+    def outputs(self, stack: str) -> dict[str, dict[str, Any]]:
+        proc = self._run(stack, ["output", "-json", "-no-color"])
+        return json.loads(proc.stdout or "{}")
+
+    def result(self) -> DeployResult:
+        merged: dict[str, dict[str, Any]] = {}
+        for stack in self.stacks:
+            merged.update(self.outputs(stack))
+        shown = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in sorted(merged.items())}
+        rows = []
+        for key in self.service.functions:
+            prefix = key.replace("-", "_")
+            rows.append(FunctionRow(
+                key=key,
+                name=str(shown.get(f"{prefix}_function_name", "")),
+                version=str(shown.get(f"{prefix}_function_version", "")),
+                url=str(shown.get(f"{prefix}_function_url", "")),
+                ecr_repository=str(shown.get(f"{prefix}_ecr_repository_url", "")),
+            ))
+        return DeployResult(env=self.options.env, stacks=self.stacks, functions=rows, outputs=shown)
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
