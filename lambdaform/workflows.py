@@ -1,8 +1,9 @@
 """Render the GitHub Actions workflows that plan, apply and deploy a lambdaform service.
 
-The flow is one way: the caller builds a :class:`WorkflowContext` (from the validated ``Service`` model),
-:func:`render_workflows` precomputes everything the templates need and renders ``templates/workflows/*.j2``
-with jinja2. Templates only place values; every decision (which files, which jobs, quoting) is made here.
+The flow is one way: :func:`context_from_service` turns a validated service file into a
+:class:`WorkflowContext` (or a caller builds one), :func:`render_workflows` precomputes everything the
+templates need and renders ``templates/workflows/*.j2`` with jinja2. Templates only place values; every
+decision (which files, which jobs, quoting) is made here.
 
 Two workflows come out:
 
@@ -14,8 +15,8 @@ Two workflows come out:
     cancels a running apply. Manual runs: plan, apply or destroy one environment.
 
 ``.github/workflows/build-deploy-lambda.yml`` (only when a function is packaged as a container image)
-    Pushes touching the image sources: tests, then per environment build a linux/amd64 image without
-    attestation manifests (Lambda rejects manifest lists: "Image manifest type not supported"), push it to
+    Pushes touching the image sources: tests, then per environment build an image for the function's
+    platform (linux/amd64 or linux/arm64) without attestation manifests (Lambda rejects manifest lists: "Image manifest type not supported"), push it to
     the environment's ECR repository, point the function at it, wait, and health-check its Function URL
     (signed with SigV4 when the URL uses ``AWS_IAM`` auth).
 """
@@ -23,13 +24,17 @@ Two workflows come out:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import jinja2
+
+if TYPE_CHECKING:
+    from lambdaform.loader import LoadedService
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "workflows"
 
@@ -42,6 +47,7 @@ PLAN_COMMENT_MARKER = "<!-- lambdaform-plan:{environment} -->"
 CiMode = Literal["github-oidc", "iam-user"]
 PackageType = Literal["image", "zip"]
 UrlAuth = Literal["AWS_IAM", "NONE"]
+Platform = Literal["linux/amd64", "linux/arm64"]
 
 # Every action is pinned to a full commit SHA (tags are mutable); the comment names the release.
 ACTIONS: Mapping[str, str] = {
@@ -95,7 +101,7 @@ class WorkflowFunction:
     function_names: Mapping[str, str]
     """The deployed function name per environment."""
     source_dir: str
-    """The handler folder, relative to the repository root; pushes touching it trigger a rebuild."""
+    """The handler folder, relative to the working directory; pushes touching it trigger a rebuild."""
     ecr_repositories: Mapping[str, str] = field(default_factory=dict)
     """Image functions: the ECR repository name per environment (in that environment's registry stack)."""
     dockerfile: str | None = None
@@ -110,7 +116,10 @@ class WorkflowFunction:
     health_path: str = "/health"
     """Path requested on the Function URL after a rollout; it must answer 2xx."""
     push_latest: bool = True
-    """Also push the ``latest`` tag. Turn off for repositories with immutable tags."""
+    """Also push the ``latest`` tag (the tag the service stack deploys by default). Turn off for
+    repositories with immutable tags."""
+    platform: Platform = "linux/amd64"
+    """Image platform: ``linux/amd64`` for x86_64 functions, ``linux/arm64`` for arm64 ones."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,9 @@ class WorkflowContext:
     functions: Sequence[WorkflowFunction] = ()
     ci_mode: CiMode = "github-oidc"
     """``github-oidc``: short-lived credentials from an IAM role per job (the default and the secure choice).
-    ``iam-user``: static access keys from repository or environment secrets (parity with older setups)."""
+    ``iam-user``: static access keys from secrets (parity with older setups); environment-level secrets
+    override repository-level ones, so PR plans can use read-only repository keys and the gated jobs
+    their environment's keys."""
     plan_role_var: str = "AWS_PLAN_ROLE_ARN"
     """Repository variable holding the read-only role pull-request plans assume."""
     apply_role_var: str = "AWS_APPLY_ROLE_ARN"
@@ -193,6 +204,10 @@ def _validate(ctx: WorkflowContext) -> None:
         _fail("region", f"{ctx.region!r} is not an AWS region name")
     for label, path in (("service_file", ctx.service_file), ("working_directory", ctx.working_directory)):
         _check_relative(label, path)
+    for label in ("install_commands", "test_commands"):
+        for i, line in enumerate(getattr(ctx, label)):
+            if not line.strip() or "\n" in line or "${{" in line:
+                _fail(f"{label}[{i}]", "one non-empty shell line per entry, without ${{ }} expressions")
     if ctx.max_comment_chars < 1_000 or ctx.max_comment_chars > 64_000:
         _fail("max_comment_chars", "must be between 1000 and 64000 (GitHub caps comments at 65536)")
     seen: set[str] = set()
@@ -206,6 +221,8 @@ def _validate(ctx: WorkflowContext) -> None:
         if fn.url_auth not in (None, "AWS_IAM", "NONE"):
             _fail(f"{where}.url_auth", f"must be 'AWS_IAM', 'NONE' or None, got {fn.url_auth!r}")
         _check_relative(f"{where}.source_dir", fn.source_dir)
+        if fn.platform not in ("linux/amd64", "linux/arm64"):
+            _fail(f"{where}.platform", f"must be 'linux/amd64' or 'linux/arm64', got {fn.platform!r}")
         if not fn.health_path.startswith("/"):
             _fail(f"{where}.health_path", "must start with '/'")
         if fn.package != "image":
@@ -229,6 +246,82 @@ def _check_relative(label: str, path: str) -> None:
     pure = PurePosixPath(path)
     if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path:
         _fail(label, f"{path!r} must be a relative POSIX path inside the repository")
+
+
+def context_from_service(
+    loaded: LoadedService,
+    repo_root: Path,
+    *,
+    working_directory: str = ".",
+    synth_out: str = "cdktf.out",
+    **overrides: object,
+) -> WorkflowContext:
+    """The context for a validated service file living under ``repo_root``.
+
+    Names follow the stacks (``<project>-<env>-<fn>`` functions and ECR repositories); an image function
+    without its own ``dockerfile`` is built from the ``Dockerfile.lambda`` that synth renders into
+    ``<synth_out>/docker/<fn>/``. ``overrides`` replace any other field (``install_commands``, ...).
+    """
+    from lambdaform.stacks import ecr_repository_name
+
+    base = loaded.base
+    envs = list(loaded.environments)
+    workdir = (Path(repo_root) / working_directory).resolve()
+    try:
+        service_file = loaded.path.resolve().relative_to(workdir).as_posix()
+    except ValueError:
+        raise WorkflowContextError(f"service_file: {loaded.path} is not inside {workdir}") from None
+    service_dir = PurePosixPath(service_file).parent
+
+    def rel(path: str) -> str:
+        return os.path.normpath((service_dir / path).as_posix())
+
+    functions = []
+    for key, fn in base.functions.items():
+        per_env = [loaded.environments[env].functions[key] for env in envs]
+        auths = {spec.url.auth if spec.url else None for spec in per_env}
+        if len(auths) > 1:
+            raise WorkflowContextError(
+                f"functions.{key}.url.auth: differs between environments ({sorted(map(str, auths))}); "
+                "the health check needs one auth type"
+            )
+        image = fn.package == "image"
+        dockerfile = None
+        if image:
+            dockerfile = rel(fn.dockerfile) if fn.dockerfile else f"{synth_out}/docker/{key}/Dockerfile.lambda"
+        functions.append(
+            WorkflowFunction(
+                name=key,
+                package=fn.package,
+                function_names={env: loaded.environments[env].function_name(env, key) for env in envs},
+                source_dir=rel(fn.source),
+                ecr_repositories=(
+                    {env: ecr_repository_name(loaded.environments[env], env, key) for env in envs} if image else {}
+                ),
+                dockerfile=dockerfile,
+                build_context=rel(fn.source) if image else None,
+                url_auth=auths.pop(),
+                push_latest=all(loaded.environments[env].registry.image_tag_mutability == "MUTABLE" for env in envs),
+                platform="linux/arm64" if fn.architecture == "arm64" else "linux/amd64",
+            )
+        )
+    fields: dict[str, object] = {
+        "project": base.project,
+        "region": base.region,
+        "environments": envs,
+        "stacks": {
+            env: StackNames.conventional(base.project, env, with_registry=bool(base.image_functions)) for env in envs
+        },
+        "service_file": service_file,
+        "functions": functions,
+        "ci_mode": base.ci.mode if base.ci else "github-oidc",
+        "default_branch": base.ci.branches[0] if base.ci and base.ci.branches else "main",
+        "working_directory": working_directory,
+        "synth_out": synth_out,
+        "source_label": Path(service_file).name,
+    }
+    fields.update(overrides)
+    return WorkflowContext(**fields)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------- rendering
@@ -274,11 +367,19 @@ def _aws_auth(ctx: WorkflowContext, role_var: str) -> dict[str, str]:
     }
 
 
-def _job_permissions(ctx: WorkflowContext, *, aws: bool) -> dict[str, str]:
-    perms = {"contents": "read"}
+_PERMISSION_REASONS = {
+    "contents": "check out the repository",
+    "id-token": "request the OIDC token that configure-aws-credentials exchanges for the role",
+    "pull-requests": "create or update the plan comment on the pull request",
+}
+
+
+def _job_permissions(ctx: WorkflowContext, *, aws: bool) -> list[dict[str, str]]:
+    """A job's ``permissions:`` as (scope, level, reason) rows; OIDC jobs alone get ``id-token: write``."""
+    scopes = {"contents": "read"}
     if aws and ctx.ci_mode == "github-oidc":
-        perms["id-token"] = "write"
-    return perms
+        scopes["id-token"] = "write"
+    return [{"scope": k, "level": v, "reason": _PERMISSION_REASONS[k]} for k, v in scopes.items()]
 
 
 def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
@@ -295,7 +396,6 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
                 "name_q": _q(env),
                 "previous": previous,
                 "stacks": ", ".join(s for s in (ctx.stacks[env].registry, ctx.stacks[env].service) if s),
-                "marker": PLAN_COMMENT_MARKER.format(environment=env),
             }
         )
     image_functions = []
@@ -308,6 +408,7 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
                 "health_path_q": _q(fn.health_path),
                 "url_auth": fn.url_auth,
                 "push_latest": fn.push_latest,
+                "platform": fn.platform,
                 "per_env": {
                     env: {
                         "function_name_q": _q(fn.function_names[env]),
@@ -326,7 +427,6 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
     )
     return {
         "actions": ACTIONS,
-        "project": ctx.project,
         "source_label": ctx.source_label,
         "environments": promotion,
         "environments_inline": "[" + ", ".join(envs) + "]",
@@ -345,10 +445,12 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
         "install_commands": list(ctx.install_commands),
         "test_commands": list(ctx.test_commands),
         "max_comment_chars_q": _q(str(ctx.max_comment_chars)),
-        "marker_template": PLAN_COMMENT_MARKER.format(environment="${{ matrix.environment }}"),
-        "oidc": ctx.ci_mode == "github-oidc",
-        "plan_permissions": _job_permissions(ctx, aws=True),
-        "apply_permissions": _job_permissions(ctx, aws=True),
+        "marker_q": _q(PLAN_COMMENT_MARKER.format(environment="${{ matrix.environment }}")),
+        "aws_permissions": _job_permissions(ctx, aws=True),
+        "read_permissions": _job_permissions(ctx, aws=False),
+        "comment_permissions": [
+            {"scope": "pull-requests", "level": "write", "reason": _PERMISSION_REASONS["pull-requests"]}
+        ],
         "plan_auth": _aws_auth(ctx, ctx.plan_role_var),
         "apply_auth": _aws_auth(ctx, ctx.apply_role_var),
         "deploy_auth": _aws_auth(ctx, ctx.deploy_role_var),
