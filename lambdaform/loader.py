@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,10 +238,40 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+REF = re.compile(r"\$\{(tables|buckets|queues)\.([^.}]+)\.([^}]+)\}")
+REF_ATTRIBUTES = {"tables": ("name", "arn"), "buckets": ("name", "arn"), "queues": ("name", "arn", "url")}
+
+
+def _reference_checks(service: Service) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, fn in service.functions.items():
+        for var, value in fn.environment.items():
+            for kind, target, attribute in REF.findall(value):
+                where = f"functions.{key}.environment.{var}"
+                if target not in getattr(service, kind):
+                    declared = ", ".join(getattr(service, kind)) or "none"
+                    problems.append(Problem(where, f"refers to {kind}.{target}, which is not declared (declared: {declared})"))
+                elif attribute not in REF_ATTRIBUTES[kind]:
+                    problems.append(Problem(where, f"{kind} have {', '.join(REF_ATTRIBUTES[kind])}, not '{attribute}'"))
+        for index, access in enumerate(fn.access):
+            for kind, target in (("tables", access.table), ("buckets", access.bucket), ("queues", access.queue)):
+                if target is not None and target not in getattr(service, kind):
+                    declared = ", ".join(getattr(service, kind)) or "none"
+                    problems.append(Problem(f"functions.{key}.access.{index}.{kind[:-1]}",
+                                            f"'{target}' is not declared under {kind} (declared: {declared})"))
+    return problems
+
+
 def _cross_checks(loaded: LoadedService) -> list[Problem]:
     """Rules that span fields or touch the disk: name lengths, folders and files that must exist."""
+    from lambdaform.sections import present, section_modules
+
     problems: list[Problem] = []
     for env, service in loaded.environments.items():
+        problems += _reference_checks(service)
+        for module in section_modules():
+            if present(module, service) and hasattr(module, "cross_checks"):
+                problems += module.cross_checks(loaded, env, service)
         for key, fn in service.functions.items():
             name = service.function_name(env, key)
             where = f"functions.{key}"
@@ -255,6 +286,9 @@ def _cross_checks(loaded: LoadedService) -> list[Problem]:
             for required in fn.required_files:
                 if not (source / required).is_file():
                     problems.append(Problem(f"{where}.required_files", f"'{required}' is missing in {fn.source}"))
+            if fn.package == "image" and fn.dockerfile is None and not (source / "requirements.txt").is_file():
+                problems.append(Problem(f"{where}.source", f"image functions need {fn.source}/requirements.txt "
+                                        "for the rendered Dockerfile.lambda (or set dockerfile:)"))
             if fn.package == "zip" and fn.runtime.startswith("provided"):
                 bootstrap = source / "bootstrap"
                 if not bootstrap.is_file():

@@ -10,58 +10,22 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-# --- names AWS accepts -----------------------------------------------------------------------------
-
-Name = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=32),
-    Field(description="Lowercase letters, digits and hyphens; starts with a letter, 2-32 characters."),
-]
-"""A short resource-name part (project, environment, function key). Combined names must fit AWS limits."""
-
-Region = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"),
-    Field(description="An AWS region code such as us-east-1."),
-]
-
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
-RelPath = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=512),
-    Field(description="A path relative to the service file's own folder."),
-]
-Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")]
-
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
-"""The values CloudWatch Logs accepts for a log group's retention."""
-
-ZIP_RUNTIMES = (
-    "python3.10", "python3.11", "python3.12", "python3.13",
-    "nodejs20.x", "nodejs22.x",
-    "provided.al2023", "provided.al2",
-    "java21", "ruby3.3",
+from lambdaform.sections.alarms import AlarmsSection
+from lambdaform.sections.deploy_hooks import DeployHooksSection
+from lambdaform.sections.websocket import WebSocketSection
+from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tests)
+    LOG_RETENTION_DAYS,
+    RESERVED_ENV_VARS,
+    ZIP_RUNTIMES,
+    Arn,
+    EnvVarName,
+    Name,
+    Region,
+    RelPath,
+    Strict,
 )
-"""Runtimes that AWS supports today; python3.9 and older are out of support and refused."""
-
-RESERVED_ENV_VARS = frozenset(
-    {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "_X_AMZN_TRACE_ID",
-     "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_XRAY_CONTEXT_MISSING",
-     "AWS_XRAY_DAEMON_ADDRESS", "AWS_LAMBDA_INITIALIZATION_TYPE"}
-)
-"""Environment variables Lambda sets itself and refuses in a function's configuration."""
-
-
-class Strict(BaseModel):
-    """Base for every section: unknown keys are errors (with a "did you mean" from the loader)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
 
 # --- sections ---------------------------------------------------------------------------------------
 
@@ -105,6 +69,34 @@ class Statement(Strict):
     resources: list[Arn] = Field(min_length=1, description="ARNs; a bare '*' is refused.")
 
 
+class VpcConfig(Strict):
+    """Run the function inside a VPC (to reach RDS or other private resources)."""
+
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
+
+
+class Access(Strict):
+    """Grant the function access to a table, bucket or queue declared in this file (scoped to its ARN)."""
+
+    table: Name | None = None
+    bucket: Name | None = None
+    queue: Name | None = None
+    mode: Literal["read", "write", "read_write"] = "read_write"
+    prefix: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9!_.*'()/-]*$", description="Buckets only: limit access to this key prefix."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Access:
+        targets = [t for t in (self.table, self.bucket, self.queue) if t is not None]
+        if len(targets) != 1:
+            raise ValueError("give exactly one of table, bucket or queue")
+        if self.prefix is not None and self.bucket is None:
+            raise ValueError("prefix applies to buckets only")
+        return self
+
+
 class Function(Strict):
     """One Lambda function. Defaults: zip package, python3.12, x86_64, 512 MB, 30 s, 14 days of logs,
     X-Ray tracing active, no public URL."""
@@ -143,6 +135,12 @@ class Function(Strict):
         description="Files (relative to source) that must exist before packaging, e.g. compiled output.",
     )
     exclude: list[str] = Field(default_factory=list, description="Extra glob patterns left out of the zip.")
+    access: list[Access] = Field(default_factory=list, description="Tables, buckets and queues it may use.")
+    dead_letter_queue: bool = Field(
+        default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
+    )
+    vpc: VpcConfig | None = None
+    layers: list[Arn] = Field(default_factory=list, max_length=5)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -169,6 +167,41 @@ class Function(Strict):
         elif self.handler is None:
             raise ValueError("handler is required for image functions (it becomes the image CMD)")
         return self
+
+
+class KeyAttribute(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")
+    type: Literal["S", "N", "B"] = "S"
+
+
+class Table(Strict):
+    """A DynamoDB table: on-demand, point-in-time recovery and server-side encryption (AWS managed KMS key)
+    on by default, optional TTL."""
+
+    hash_key: KeyAttribute
+    range_key: KeyAttribute | None = None
+    ttl_attribute: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,255}$")
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = Field(default=False, description="Refuse destroy while set (turn on for prod).")
+
+
+class Bucket(Strict):
+    """An S3 bucket: public access blocked, default encryption, TLS-only policy and versioning on by default."""
+
+    versioning: bool = True
+    encryption: Literal["AES256", "aws:kms"] = "AES256"
+    expire_after_days: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!_.*'()/-]*$")],
+                            Annotated[int, Field(ge=1, le=36500)]] = Field(
+        default_factory=dict, description="Key prefix -> days after which objects are deleted."
+    )
+    force_destroy: bool = Field(default=False, description="Allow destroying a bucket that still holds objects.")
+
+
+class Queue(Strict):
+    """An SQS queue, encrypted with SQS-managed keys."""
+
+    visibility_timeout_seconds: int = Field(default=30, ge=0, le=43200)
+    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
 
 
 class Registry(Strict):
@@ -246,7 +279,15 @@ class Service(Strict):
     state: StateBackend = Field(default_factory=StateBackend)
     registry: Registry = Field(default_factory=Registry)
     ci: CiIdentity | None = None
-    functions: dict[Name, Function] = Field(min_length=1)
+    functions: dict[Name, Function] = Field(default_factory=dict)
+    tables: dict[Name, Table] = Field(default_factory=dict)
+    buckets: dict[Name, Bucket] = Field(default_factory=dict)
+    queues: dict[Name, Queue] = Field(default_factory=dict)
+    websocket: WebSocketSection | None = None
+    deploy_hooks: DeployHooksSection | None = None
+    alarms: dict[Name, AlarmsSection] = Field(
+        default_factory=dict, description="Function key -> CloudWatch alarms (and dashboard) for it."
+    )
 
     @field_validator("tags")
     @classmethod
@@ -255,6 +296,16 @@ class Service(Strict):
             if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
                 raise ValueError(f"tag key '{key}' must be 1-128 characters and not start with 'aws:'")
         return value
+
+    @model_validator(mode="after")
+    def _something_to_deploy(self) -> Service:
+        if not self.functions and self.deploy_hooks is None:
+            raise ValueError("declare at least one function (functions:) or a deploy_hooks section")
+        return self
+
+    def resource_name(self, env: str, key: str) -> str:
+        """Physical name of a table, bucket, queue or API: ``<project>-<env>-<key>``."""
+        return f"{self.project}-{env}-{key}"
 
     def function_name(self, env: str, key: str) -> str:
         """The deployed Lambda name: ``<project>-<env>-<function>``."""

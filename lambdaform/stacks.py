@@ -11,6 +11,7 @@ Per environment:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +19,20 @@ import modules  # noqa: F401  (installs the light provider import before any bin
 from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
 from cdktf_cdktf_provider_aws.data_aws_ecr_image import DataAwsEcrImage
 from cdktf_cdktf_provider_aws.data_aws_ecr_repository import DataAwsEcrRepository
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from lambdaform.service import Function as FunctionSpec
+from lambdaform.sections import present, section_modules
 from lambdaform.service import Service
-from modules._iam import named, tf_name
+from modules._iam import named, policy, statement, tf_name
+from modules.dynamodb_table import DynamoTable, DynamoTableProps, KeyProps
+from modules.s3_bucket import Bucket, BucketProps
+from modules.sqs_queue import Queue, QueueProps
 from modules.ci_identity import CiIdentity, CiIdentityProps
 from modules.ecr import Ecr, EcrProps
-from modules.function import Function, FunctionProps, ImageCode, ZipCode
+from modules.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
 from modules.function_url import CorsProps, FunctionUrl, FunctionUrlProps
 
 ASSETS_DIR = "assets"
@@ -72,7 +78,8 @@ def ecr_repository_name(service: Service, env: str, key: str) -> str:
 
 
 def _provider(stack: TerraformStack, service: Service, env: str) -> None:
-    tags = {"lambdaform:project": service.project, "lambdaform:environment": env, **service.tags}
+    tags = {"lambdaform:project": service.project, "lambdaform:environment": env,
+            **{k: escape_literal(v) for k, v in service.tags.items()}}
     AwsProvider(stack, "aws", region=service.region, default_tags=[AwsProviderDefaultTags(tags=tags)])
 
 
@@ -122,16 +129,61 @@ class RegistryStack(TerraformStack):
                     f"ECR repository name for function '{key}'")
 
 
+REF = re.compile(r"\$\{(tables|buckets|queues)\.([a-z][a-z0-9-]*)\.(name|arn|url)\}")
+"""``${tables.<key>.name}`` in an environment value refers to a resource declared in the service file."""
+
+
+def escape_literal(value: str) -> str:
+    """A user's literal text as a Terraform string: ``${`` and ``%{`` must not start an expression."""
+    return value.replace("${", "$${").replace("%{", "%%{")
+
+
 class ServiceStack(TerraformStack):
-    """Functions, URLs and CI identity of one environment."""
+    """Tables, buckets, queues, functions, URLs, CI identity and blueprint sections of one environment.
+
+    Sections add to it through ``functions``, ``tables``, ``buckets``, ``queues``, ``packages``,
+    :meth:`grant` and :meth:`output`."""
 
     def __init__(self, scope: Construct, service: Service, ctx: StackContext, packages: dict[str, ZipPackage]):
         name = service_stack_name(service, ctx.env)
         super().__init__(scope, name)
         self.service = service
         self.env = ctx.env
+        self.packages = packages
         _provider(self, service, ctx.env)
         _backend(self, name, service, ctx)
+        self.tables: dict[str, DynamoTable] = {
+            key: DynamoTable(self, tf_name(key, "table"), DynamoTableProps(
+                name=service.resource_name(ctx.env, key),
+                hash_key=KeyProps(spec.hash_key.name, spec.hash_key.type),
+                range_key=KeyProps(spec.range_key.name, spec.range_key.type) if spec.range_key else None,
+                ttl_attribute=spec.ttl_attribute,
+                point_in_time_recovery=spec.point_in_time_recovery,
+                deletion_protection=spec.deletion_protection,
+            ))
+            for key, spec in service.tables.items()
+        }
+        self.buckets: dict[str, Bucket] = {
+            key: Bucket(self, tf_name(key, "bucket"), BucketProps(
+                name=service.resource_name(ctx.env, key), versioning=spec.versioning, encryption=spec.encryption,
+                expire_after_days=dict(spec.expire_after_days), force_destroy=spec.force_destroy,
+            ))
+            for key, spec in service.buckets.items()
+        }
+        self.queues: dict[str, Queue] = {
+            key: Queue(self, tf_name(key, "queue"), QueueProps(
+                name=service.resource_name(ctx.env, key),
+                visibility_timeout_seconds=spec.visibility_timeout_seconds,
+                message_retention_seconds=spec.message_retention_seconds,
+            ))
+            for key, spec in service.queues.items()
+        }
+        for key, table in self.tables.items():
+            self.output(f"{tf_name(key)}_table_name", table.table_name, f"DynamoDB table '{key}'")
+        for key, bucket in self.buckets.items():
+            self.output(f"{tf_name(key)}_bucket_name", bucket.bucket_name, f"S3 bucket '{key}'")
+        for key, queue in self.queues.items():
+            self.output(f"{tf_name(key)}_queue_url", queue.queue_url, f"SQS queue '{key}'")
         self.functions: dict[str, Function] = {}
         repositories: list[str] = []
         for key, spec in service.functions.items():
@@ -143,8 +195,43 @@ class ServiceStack(TerraformStack):
                 code = ZipCode(filename=package.filename, source_code_hash=package.source_code_hash,
                                runtime=spec.runtime, handler=spec.handler)
             self.functions[key] = self._function(key, spec, code)
+        for module in section_modules():
+            if present(module, service):
+                module.compose(self)
         if service.ci is not None:
             self._ci(service, repositories)
+
+    # -- helpers for sections ------------------------------------------------------------------------
+
+    def output(self, name: str, value: str, description: str, sensitive: bool = False) -> None:
+        _output(self, name, value, description, sensitive)
+
+    def grant(self, function_key: str, name: str, statements: list[dict]) -> None:
+        """Attach an extra inline policy ``name`` to a function's execution role."""
+        fn = self.functions[function_key]
+        named(IamRolePolicy(fn, f"grant-{name}", name=name, role=fn.role_name, policy=policy(statements)),
+              tf_name(function_key), "grant", name)
+
+    def ref(self, kind: str, key: str, attribute: str) -> str:
+        """The Terraform value behind ``${kind.key.attribute}``."""
+        if kind == "tables":
+            return {"name": self.tables[key].table_name, "arn": self.tables[key].table_arn}[attribute]
+        if kind == "buckets":
+            return {"name": self.buckets[key].bucket_name, "arn": self.buckets[key].bucket_arn}[attribute]
+        queue = self.queues[key]
+        return {"name": queue.queue_name, "arn": queue.queue_arn, "url": queue.queue_url}[attribute]
+
+    def resolve(self, value: str) -> str:
+        """Escape a literal environment value, replacing ``${tables.x.name}``-style references."""
+        parts, last = [], 0
+        for match in REF.finditer(value):
+            parts.append(escape_literal(value[last:match.start()]))
+            parts.append(self.ref(*match.groups()))
+            last = match.end()
+        parts.append(escape_literal(value[last:]))
+        return "".join(parts)
+
+    # -- functions ------------------------------------------------------------------------------------
 
     def _image_code(self, key: str) -> tuple[ImageCode, str]:
         """The image is looked up by tag and deployed by digest: a missing image fails the plan with a
@@ -160,31 +247,51 @@ class ServiceStack(TerraformStack):
         assert spec.handler is not None  # the model requires it for images
         return ImageCode(image_uri=image.image_uri, command=(spec.handler,)), repo.arn
 
+    def _access_statements(self, spec: FunctionSpec) -> list[dict]:
+        statements: list[dict] = []
+        for access in spec.access:
+            if access.table is not None:
+                table = self.tables[access.table]
+                statements.append(statement(table.actions(access.mode), [table.table_arn, f"{table.table_arn}/index/*"]))
+            elif access.bucket is not None:
+                statements.extend(self.buckets[access.bucket].statements(access.mode, access.prefix))
+            elif access.queue is not None:
+                queue = self.queues[access.queue]
+                statements.append(statement(queue.actions(access.mode), [queue.queue_arn]))
+        return statements
+
     def _function(self, key: str, spec: FunctionSpec, code: ZipCode | ImageCode) -> Function:
         fn_name = self.service.function_name(self.env, key)
-        fn = Function(self, tf_name(key), FunctionProps(
+        prefix = tf_name(key)
+        dlq = None
+        if spec.dead_letter_queue:
+            dlq = Queue(self, tf_name(key, "dlq"), QueueProps(name=f"{fn_name}-dlq"))
+            self.output(f"{prefix}_dead_letter_queue_url", dlq.queue_url,
+                        f"Dead-letter queue of '{key}' (failed asynchronous invocations)")
+        fn = Function(self, prefix, FunctionProps(
             name=fn_name,
             code=code,
-            description=spec.description,
+            description=escape_literal(spec.description),
             architecture=spec.architecture,
             memory_mb=spec.memory_mb,
             timeout_seconds=spec.timeout_seconds,
             ephemeral_storage_mb=spec.ephemeral_storage_mb,
-            environment=spec.environment,
+            environment={k: self.resolve(v) for k, v in spec.environment.items()},
             reserved_concurrency=spec.reserved_concurrency,
             log_retention_days=spec.log_retention_days,
             tracing=spec.tracing,
             statements=tuple(
-                {k: v for k, v in {"Sid": s.sid, "Effect": "Allow", "Action": list(s.actions),
-                                   "Resource": list(s.resources)}.items() if v is not None}
-                for s in spec.permissions
+                [statement(list(s.actions), list(s.resources), sid=s.sid) for s in spec.permissions]
+                + self._access_statements(spec)
             ),
+            dead_letter_target_arn=dlq.queue_arn if dlq else None,
+            vpc=VpcPlacement(tuple(spec.vpc.subnet_ids), tuple(spec.vpc.security_group_ids)) if spec.vpc else None,
+            layers=tuple(spec.layers),
         ))
-        prefix = tf_name(key)
-        _output(self, f"{prefix}_function_name", fn.function_name, f"Lambda function name of '{key}'")
-        _output(self, f"{prefix}_function_arn", fn.function_arn, f"Lambda function ARN of '{key}'")
-        _output(self, f"{prefix}_function_version", fn.version, f"Latest published version of '{key}'")
-        _output(self, f"{prefix}_log_group_name", fn.log_group_name, f"CloudWatch log group of '{key}'")
+        self.output(f"{prefix}_function_name", fn.function_name, f"Lambda function name of '{key}'")
+        self.output(f"{prefix}_function_arn", fn.function_arn, f"Lambda function ARN of '{key}'")
+        self.output(f"{prefix}_function_version", fn.version, f"Latest published version of '{key}'")
+        self.output(f"{prefix}_log_group_name", fn.log_group_name, f"CloudWatch log group of '{key}'")
         if spec.url is not None:
             cors = spec.url.cors
             url = FunctionUrl(self, f"{prefix}_url", FunctionUrlProps(
@@ -197,7 +304,7 @@ class ServiceStack(TerraformStack):
                     allow_credentials=cors.allow_credentials, max_age_seconds=cors.max_age_seconds,
                 ) if cors else None,
             ))
-            _output(self, f"{prefix}_function_url", url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
+            self.output(f"{prefix}_function_url", url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
         return fn
 
     def _ci(self, service: Service, repositories: list[str]) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from lambdaform.loader import LoadedService
 from lambdaform.packaging import DEFAULT_EXCLUDES, Package, build_zip, collect
 from lambdaform.render import render
+from lambdaform.sections import PackageSpec, present, section_modules
 from lambdaform.service import Service
 
 Progress = Callable[[str], None]
@@ -81,20 +82,28 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def package_specs(loaded: LoadedService, service: Service, env: str) -> dict[str, PackageSpec]:
+    """Every zip one environment needs: its zip functions' folders plus the sections' own packages."""
+    specs = {
+        key: PackageSpec(loaded.resolve(fn.source), tuple(fn.exclude))
+        for key, fn in service.functions.items() if fn.package == "zip"
+    }
+    for module in section_modules():
+        if present(module, service) and hasattr(module, "packages"):
+            specs.update(module.packages(loaded, service, env))
+    return specs
+
+
 def _package_zips(loaded: LoadedService, services: dict[str, Service], progress: Progress) -> dict[tuple[str, str], Package]:
     """Build each distinct (source, excludes) zip once; environments that share it share the bytes."""
-    cache: dict[tuple[Path, tuple[str, ...]], Package] = {}
+    cache: dict[PackageSpec, Package] = {}
     packages: dict[tuple[str, str], Package] = {}
     for env, service in services.items():
-        for key, fn in service.functions.items():
-            if fn.package != "zip":
-                continue
-            source = loaded.resolve(fn.source)
-            cache_key = (source, tuple(fn.exclude))
-            if cache_key not in cache:
-                progress(f"packaging {key} from {fn.source}")
-                cache[cache_key] = build_zip(source, fn.exclude)
-            packages[(env, key)] = cache[cache_key]
+        for name, spec in package_specs(loaded, service, env).items():
+            if spec not in cache:
+                progress(f"packaging {name} from {os.path.relpath(spec.source, loaded.root)}")
+                cache[spec] = build_zip(spec.source, spec.exclude)
+            packages[(env, name)] = cache[spec]
     return packages
 
 

@@ -1,0 +1,57 @@
+"""Field types shared by the service model and the blueprint sections: names AWS accepts, paths, ARNs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# --- names AWS accepts -----------------------------------------------------------------------------
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=32),
+    Field(description="Lowercase letters, digits and hyphens; starts with a letter, 2-32 characters."),
+]
+"""A short resource-name part (project, environment, function key). Combined names must fit AWS limits."""
+
+Region = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"),
+    Field(description="An AWS region code such as us-east-1."),
+]
+
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+RelPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=512),
+    Field(description="A path relative to the service file's own folder."),
+]
+Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")]
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+"""The values CloudWatch Logs accepts for a log group's retention."""
+
+ZIP_RUNTIMES = (
+    "python3.10", "python3.11", "python3.12", "python3.13",
+    "nodejs20.x", "nodejs22.x",
+    "provided.al2023", "provided.al2",
+    "java21", "ruby3.3",
+)
+"""Runtimes that AWS supports today; python3.9 and older are out of support and refused."""
+
+RESERVED_ENV_VARS = frozenset(
+    {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "_X_AMZN_TRACE_ID",
+     "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_XRAY_CONTEXT_MISSING",
+     "AWS_XRAY_DAEMON_ADDRESS", "AWS_LAMBDA_INITIALIZATION_TYPE"}
+)
+"""Environment variables Lambda sets itself and refuses in a function's configuration."""
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors (with a "did you mean" from the loader)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)

@@ -1,0 +1,39 @@
+"""An SQS queue encrypted with SQS-managed keys, e.g. a function's dead-letter queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from constructs import Construct
+
+from modules._iam import named
+
+SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+RECEIVE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                   "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+
+
+@dataclass(frozen=True)
+class QueueProps:
+    name: str
+    visibility_timeout_seconds: int = 30
+    message_retention_seconds: int = 1209600
+    """14 days by default: the longest SQS keeps messages, so failures can be inspected."""
+
+
+class Queue(Construct):
+    """Attributes: ``queue_arn``, ``queue_url``, ``queue_name``."""
+
+    def __init__(self, scope: Construct, id: str, props: QueueProps):
+        super().__init__(scope, id)
+        queue = named(SqsQueue(self, "queue", name=props.name, sqs_managed_sse_enabled=True,
+                               visibility_timeout_seconds=props.visibility_timeout_seconds,
+                               message_retention_seconds=props.message_retention_seconds), id)
+        self.queue_arn: str = queue.arn
+        self.queue_url: str = queue.url
+        self.queue_name: str = queue.name
+
+    def actions(self, mode: str) -> list[str]:
+        chosen = {"read": RECEIVE_ACTIONS, "write": SEND_ACTIONS, "read_write": SEND_ACTIONS + RECEIVE_ACTIONS}[mode]
+        return sorted(set(chosen))
