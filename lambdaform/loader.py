@@ -207,9 +207,6 @@ def _validate(path: Path, document: dict) -> LoadedService:
     for env, override in document.get("environments", {"dev": {}, "prod": {}}).items():
         where = f"environments.{env}"
         override = override or {}
-        if not isinstance(override, dict):
-            problems.append(Problem(where, f"must be a mapping of overrides, not {_kind(override)}"))
-            continue
         for key in NOT_OVERRIDABLE:
             if key in override:
                 problems.append(Problem(f"{where}.{key}", "cannot be overridden per environment"))

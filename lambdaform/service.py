@@ -271,9 +271,10 @@ class Service(Strict):
     region: Region = "us-east-1"
     description: str = ""
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
-    environments: dict[Name, dict] = Field(
+    environments: dict[Name, dict | None] = Field(
         default_factory=lambda: {"dev": {}, "prod": {}},
-        description="Environment name -> overrides (any part of this file except project/environments).",
+        description="Environment name -> overrides (any part of this file except project/environments); "
+        "an empty value means no overrides.",
         min_length=1,
     )
     state: StateBackend = Field(default_factory=StateBackend)

@@ -1,7 +1,238 @@
-"""PLACEHOLDER - replaced by the websocket section."""
-from lambdaform.fields import Strict
+"""The ``websocket:`` section: an API Gateway WebSocket API in front of the service's functions.
+
+::
+
+    websocket:
+      routes:                       # route key -> function key
+        $connect: connect
+        $disconnect: disconnect
+        sensor-data: message        # {"action": "sensor-data", ...}
+      authorization: NONE           # AWS_IAM unless written
+      callback_functions: [message] # may post to connections (default: every route function)
+      bedrock_agent:                # optional: bedrock:InvokeAgent on this alias only
+        agent_id: AGENTID123
+        agent_alias_id: ALIASID123
+
+What the section adds to the stack (see :mod:`modules.websocket_api` for the API itself):
+
+* ``execute-api:ManageConnections`` for each callback function, on this API's
+  ``<execution arn>/<stage>/POST/@connections/*`` and nothing else;
+* with ``bedrock_agent``: ``bedrock:InvokeAgent`` for each callback function on the alias ARN
+  ``arn:<partition>:bedrock:<region>:<account>:agent-alias/<agent id>/<alias id>``; the account is the
+  one Terraform deploys into (``data.aws_caller_identity``), the region the service's unless given;
+* outputs ``websocket_url`` (``wss://``), ``websocket_callback_url`` (``https://``, the handlers'
+  ``WEBSOCKET_ENDPOINT``) and ``websocket_api_id``.
+
+Tables are declared with ``tables:`` and granted with each function's ``access:``, as everywhere else.
+The handlers derive the callback URL from each event (``requestContext.domainName``/``stage``), so no
+function's environment needs to refer to the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from lambdaform.fields import LOG_RETENTION_DAYS, Name, Region, Strict
+
 KEY = "websocket"
+
+RouteKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$"),
+    Field(description="$connect, $disconnect, $default, or an action name such as sensor-data."),
+]
+REQUIRED_ROUTES = ("$connect", "$disconnect")
+BEDROCK_ID = r"^[0-9A-Za-z]{1,10}$"
+
+
+class BedrockAgent(Strict):
+    """A Bedrock agent alias the callback functions may invoke (``bedrock:InvokeAgent`` on it only)."""
+
+    agent_id: str = Field(pattern=BEDROCK_ID, description="The agent's id (10 letters or digits).")
+    agent_alias_id: str = Field(pattern=BEDROCK_ID, description="The alias's id (10 letters or digits).")
+    region: Region | None = Field(default=None, description="The agent's region; the service's region unless set.")
+
+
 class WebSocketSection(Strict):
-    pass
+    """An API Gateway WebSocket API: routes to functions, one stage per environment with JSON access logs
+    and throttling, connections opened only by SigV4-signed callers unless ``authorization: NONE``."""
+
+    description: str = Field(default="", max_length=1024)
+    route_selection_expression: str = Field(
+        default="$request.body.action",
+        pattern=r"^\$request\.body\.[A-Za-z0-9_.-]+$",
+        description="Which field of a JSON message picks its route; the 'action' field by default.",
+    )
+    routes: dict[RouteKey, Name] = Field(
+        description="Route key -> function key. $connect and $disconnect are required; add action names "
+        "(e.g. sensor-data) and optionally $default for messages no other route matches."
+    )
+    stage: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Stage name; the environment name unless set."
+    )
+    authorization: Literal["AWS_IAM", "NONE"] = Field(
+        default="AWS_IAM",
+        description="Who may connect ($connect): AWS_IAM (SigV4-signed callers) by default; NONE lets anyone "
+        "connect and must be explicit.",
+    )
+    access_log_retention_days: int = Field(default=14, description="Retention of the stage's logs; 14 days.")
+    execution_logging_level: Literal["OFF", "ERROR", "INFO"] = Field(
+        default="ERROR", description="Execution logging of every route (message bodies are never logged)."
+    )
+    throttling_burst_limit: int = Field(
+        default=200, ge=0, le=5000, description="Messages allowed in a burst, across all connections."
+    )
+    throttling_rate_limit: float = Field(
+        default=100.0, ge=0, le=10000, description="Steady messages per second, across all connections."
+    )
+    callback_functions: list[Name] | None = Field(
+        default=None,
+        description="Functions allowed to post to connections (execute-api:ManageConnections on this API's "
+        "@connections only). Default: every function a route invokes.",
+    )
+    bedrock_agent: BedrockAgent | None = None
+    create_account_logging_role: bool = Field(
+        default=False,
+        description="Create the role API Gateway logs with and set it in the account's API Gateway settings. "
+        "The setting is account-wide: turn this on in exactly one stack per account and region, and only if "
+        "'aws apigateway get-account' shows no cloudwatchRoleArn.",
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _required_routes(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [key for key in REQUIRED_ROUTES if key not in value]
+        if missing:
+            raise ValueError(f"must include {' and '.join(missing)} (declared: {', '.join(value) or 'none'})")
+        return value
+
+    @field_validator("access_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("callback_functions")
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists a function twice")
+        return value
+
+    def route_functions(self) -> list[str]:
+        """Function keys the routes invoke, each once, in route order."""
+        return list(dict.fromkeys(self.routes.values()))
+
+    def callback_function_keys(self) -> list[str]:
+        return list(self.callback_functions) if self.callback_functions is not None else self.route_functions()
+
+
+# --- loader hook ------------------------------------------------------------------------------------
+
+
+def cross_checks(loaded, env: str, service) -> list:
+    """Routes and callback functions name declared functions; the handlers' Bedrock settings agree with
+    ``bedrock_agent``."""
+    from lambdaform.loader import Problem
+
+    section: WebSocketSection = service.websocket
+    declared = ", ".join(service.functions) or "none"
+    problems: list[Problem] = []
+    for route_key, key in section.routes.items():
+        if key not in service.functions:
+            problems.append(Problem(f"websocket.routes.{route_key}",
+                                    f"function '{key}' is not declared under functions (declared: {declared})"))
+    for index, key in enumerate(section.callback_functions or []):
+        if key not in service.functions:
+            problems.append(Problem(f"websocket.callback_functions.{index}",
+                                    f"function '{key}' is not declared under functions (declared: {declared})"))
+    problems += _bedrock_checks(section, service, Problem)
+    return problems
+
+
+def _bedrock_checks(section: WebSocketSection, service, Problem) -> list:
+    """The sensor handlers read ANALYSIS_BACKEND / BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID: a function that
+    will call Bedrock needs the grant, and the ids it calls must be the ones granted."""
+    problems = []
+    callbacks = set(section.callback_function_keys())
+    agent = section.bedrock_agent
+    for key in section.route_functions():
+        fn = service.functions.get(key)
+        if fn is None:
+            continue
+        where = f"functions.{key}.environment"
+        if fn.environment.get("ANALYSIS_BACKEND", "").strip().lower() == "bedrock":
+            if agent is None:
+                problems.append(Problem(f"{where}.ANALYSIS_BACKEND", "is bedrock, but websocket.bedrock_agent is not "
+                                        "declared, so the function would not be allowed to invoke the agent"))
+            elif key not in callbacks:
+                problems.append(Problem(f"{where}.ANALYSIS_BACKEND", f"is bedrock, but '{key}' is not one of "
+                                        "websocket.callback_functions, the functions granted bedrock:InvokeAgent"))
+        if agent is None:
+            continue
+        for var, granted in (("BEDROCK_AGENT_ID", agent.agent_id), ("BEDROCK_AGENT_ALIAS_ID", agent.agent_alias_id)):
+            value = fn.environment.get(var)
+            if value is not None and value.strip() != granted:
+                problems.append(Problem(f"{where}.{var}", f"is '{value}', but websocket.bedrock_agent grants "
+                                        f"access to '{granted}' only"))
+    return problems
+
+
+# --- stack wiring -----------------------------------------------------------------------------------
+
+
 def compose(stack) -> None:
-    raise NotImplementedError
+    """Add the WebSocket API, its grants and outputs to a :class:`~lambdaform.stacks.ServiceStack`."""
+    from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+    from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+
+    from modules._iam import named, statement
+    from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
+
+    section: WebSocketSection = stack.service.websocket
+    env: str = stack.env
+    routes = tuple(
+        WebSocketRoute(route_key, LambdaTarget(
+            key=key,
+            function_name=stack.functions[key].function_name,
+            invoke_arn=stack.functions[key].invoke_arn,
+        ))
+        for route_key, key in section.routes.items()
+    )
+    api = WebSocketApi(stack, "websocket", WebSocketApiProps(
+        name=stack.service.resource_name(env, "ws"),
+        description=section.description,
+        routes=routes,
+        stage_name=section.stage or env,
+        route_selection_expression=section.route_selection_expression,
+        connect_authorization=section.authorization,
+        access_log_retention_days=section.access_log_retention_days,
+        execution_logging_level=section.execution_logging_level,
+        throttling_burst_limit=section.throttling_burst_limit,
+        throttling_rate_limit=section.throttling_rate_limit,
+        create_account_logging_role=section.create_account_logging_role,
+    ))
+    callbacks = section.callback_function_keys()
+    for key in callbacks:
+        stack.grant(key, "websocket-connections", [
+            statement(["execute-api:ManageConnections"], [api.connections_arn], sid="PostToConnections"),
+        ])
+    if section.bedrock_agent is not None:
+        agent = section.bedrock_agent
+        account = named(DataAwsCallerIdentity(stack, "websocket-account"), "websocket", "account")
+        partition = named(DataAwsPartition(stack, "websocket-partition"), "websocket", "partition")
+        alias_arn = (f"arn:{partition.partition}:bedrock:{agent.region or stack.service.region}:"
+                     f"{account.account_id}:agent-alias/{agent.agent_id}/{agent.agent_alias_id}")
+        for key in callbacks:
+            stack.grant(key, "bedrock-agent", [statement(["bedrock:InvokeAgent"], [alias_arn], sid="InvokeAgent")])
+        stack.output("websocket_bedrock_agent_alias_arn", alias_arn,
+                     "Bedrock agent alias the WebSocket callback functions may invoke")
+    stack.output("websocket_url", api.stage_invoke_url,
+                 "WebSocket URL clients connect to (wss://<api>.execute-api.<region>.amazonaws.com/<stage>)")
+    stack.output("websocket_callback_url", api.callback_url,
+                 "@connections management endpoint (https://) that backends post replies to; the handlers' "
+                 "WEBSOCKET_ENDPOINT")
+    stack.output("websocket_api_id", api.api_id, "API Gateway WebSocket API id")

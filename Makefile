@@ -1,0 +1,44 @@
+# lambdaform: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install demo test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## install: Python venv with lambdaform and its dev tools, plus the pinned cdktf CLI and linters (npm)
+install: $(VENV)/.installed node_modules/.installed
+
+## demo: synthesize the default service file (service.yaml) and show where the output went
+demo: install
+	$(PY) main.py validate service.yaml
+	$(PY) main.py synth service.yaml --out cdktf.out
+	@echo
+	@echo "Terraform JSON, packages and Dockerfiles are in ./cdktf.out (stacks/<stack>/cdk.tf.json)."
+	@echo "Next: python main.py list, python main.py hcl --env dev --out hcl/dev, or see README.md."
+
+## test: the whole suite, emulator and terraform groups included (what CI runs)
+test: install
+	$(PY) -m pytest
+
+## test-fast: everything except the slow (terraform) and emulator groups
+test-fast: install
+	$(PY) -m pytest -m "not slow and not emulator"
+
+## bench: synth speed, light provider import vs the ordinary import
+bench: install
+	$(PY) bench/synth.py
+
+clean:
+	rm -rf cdktf.out .lambdaform .pytest_cache

@@ -1,0 +1,128 @@
+"""Synth output: deterministic bytes, per-handler hashes, atomic writes, rendered Dockerfiles that lint."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, stack_json, synth_file, write_service
+
+SERVICE = """
+project: twin
+environments: {dev: {}, prod: {}}
+functions:
+  one: {runtime: provided.al2023, source: handlers/one, handler: app.velac}
+  two: {runtime: provided.al2023, source: handlers/two, handler: app.velac}
+"""
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture()
+def twin(tmp_path):
+    service = write_service(tmp_path / "svc", SERVICE)
+    for name in ("one", "two"):
+        shutil.copytree(tmp_path / "svc" / "handlers" / "vela_runtime", tmp_path / "svc" / "handlers" / name)
+    return service
+
+
+def test_two_synths_of_unchanged_input_are_byte_identical(twin, tmp_path):
+    out = tmp_path / "out"
+    synth_file(twin, out)
+    first = tree_digest(out)
+    # touch every source file: new mtimes must not change a byte of the output
+    for path in (twin.parent / "handlers").rglob("*"):
+        if path.is_file():
+            os.utime(path, (time.time() + 100, time.time() + 100))
+    synth_file(twin, out)
+    assert tree_digest(out) == first
+    assert "stacks/twin-dev/assets/one.zip" in first
+
+
+def test_changing_one_handler_changes_only_its_own_hash(twin, tmp_path):
+    out = tmp_path / "out"
+    synth_file(twin, out)
+    before = {stack: stack_json(out, stack) for stack in ("twin-dev", "twin-prod")}
+    program = twin.parent / "handlers" / "two" / "app.velac"
+    program.write_text(program.read_text() + "\n# changed\n")
+    synth_file(twin, out)
+    for stack, old in before.items():
+        new = stack_json(out, stack)
+        old_fns, new_fns = old["resource"]["aws_lambda_function"], new["resource"]["aws_lambda_function"]
+        assert new_fns["one_function"]["source_code_hash"] == old_fns["one_function"]["source_code_hash"]
+        assert new_fns["two_function"]["source_code_hash"] != old_fns["two_function"]["source_code_hash"]
+        old_fns["two_function"].pop("source_code_hash")
+        new_fns["two_function"].pop("source_code_hash")
+        assert new == old, "nothing else in the stack may change"
+
+
+def test_failed_synth_leaves_previous_output_and_no_temporary_folder(twin, tmp_path, monkeypatch):
+    from lambdaform import synth as synth_module
+
+    out = tmp_path / "out"
+    synth_file(twin, out)
+    before = tree_digest(out)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom while rendering")
+
+    monkeypatch.setattr(synth_module, "_render_docker", explode)
+    with pytest.raises(RuntimeError, match="boom"):
+        synth_file(twin, out)
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "svc"]
+
+
+def test_sigint_during_synth_leaves_no_partial_output(tmp_path):
+    """Ctrl-C in the middle of a synth: no output folder, no temporary folder, exit 130."""
+    service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
+                            .replace("handlers/two", "handlers/vela_runtime"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    # wait until the temporary folder exists (the synth is under way), then interrupt
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "synth never started writing"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
+
+
+def test_dockerfile_is_rendered_beside_the_stacks_and_lints_clean(tmp_path):
+    out = tmp_path / "out"
+    result = synth_file(ROOT / "service.yaml", out, envs=["dev"])
+    dockerfile = out / "docker" / "api" / "Dockerfile.lambda"
+    assert dockerfile in result.artifacts
+    text = dockerfile.read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12 AS builder" in text
+    assert "COPY nl2sql_api ${LAMBDA_TASK_ROOT}/nl2sql_api" in text
+    assert 'CMD ["nl2sql_api.lambda_handler.handler"]' in text
+    assert "--platform linux/amd64 --provenance=false --sbom=false" in text
+    ignore = (out / "docker" / "api" / "Dockerfile.lambda.dockerignore").read_text()
+    assert "__pycache__" in ignore and "tests" in ignore
+    hadolint = Path(sys.executable).with_name("hadolint")
+    lint = subprocess.run([str(hadolint), "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    broken = tmp_path / "Dockerfile.bad"
+    broken.write_text("FROM python\nRUN cd /tmp && apt-get install curl\n")
+    assert subprocess.run([str(hadolint), str(broken)], capture_output=True).returncode != 0
