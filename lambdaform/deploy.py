@@ -239,22 +239,26 @@ class Deployment:
                 texts.append(f"# stack {stack}\n{proc.stdout}")
         return (2 if changed and detailed_exitcode else 0), "\n".join(texts)
 
+    def apply_stack(self, stack: str) -> None:
+        self.init(stack)
+        self._run(stack, ["apply", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
+
     def apply(self) -> DeployResult:
         with self.output.progress(f"deploy {self.options.env}") as step:
             for stack in self.stacks:
-                step(f"{stack}: init")
-                self.init(stack)
                 step(f"{stack}: apply")
-                self._run(stack, ["apply", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
+                self.apply_stack(stack)
         return self.result()
+
+    def destroy_stack(self, stack: str) -> None:
+        self.init(stack)
+        self._run(stack, ["destroy", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
 
     def destroy(self) -> None:
         with self.output.progress(f"destroy {self.options.env}") as step:
             for stack in reversed(self.stacks):
-                step(f"{stack}: init")
-                self.init(stack)
                 step(f"{stack}: destroy")
-                self._run(stack, ["destroy", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
+                self.destroy_stack(stack)
 
     def outputs(self, stack: str) -> dict[str, dict[str, Any]]:
         proc = self._run(stack, ["output", "-json", "-no-color"])

@@ -69,6 +69,9 @@ class FunctionProps:
     """Extra execution-role statements, scoped to ARNs."""
     dead_letter_target_arn: str | None = None
     """SQS queue or SNS topic for failed asynchronous invocations."""
+    dead_letter_target_type: str = "sqs"
+    """``sqs`` (default) or ``sns``: which service the dead-letter target is (the ARN is usually a token
+    at synth time, so it cannot be inspected)."""
     vpc: VpcPlacement | None = None
     layers: tuple[str, ...] = ()
 
@@ -88,7 +91,9 @@ class Function(Construct):
         )
         statements = list(props.statements)
         if props.dead_letter_target_arn:
-            service = "sqs:SendMessage" if ":sqs:" in props.dead_letter_target_arn else "sns:Publish"
+            if props.dead_letter_target_type not in ("sqs", "sns"):
+                raise ValueError(f"dead_letter_target_type must be sqs or sns, not {props.dead_letter_target_type!r}")
+            service = "sqs:SendMessage" if props.dead_letter_target_type == "sqs" else "sns:Publish"
             statements.append({"Sid": "DeadLetter", "Effect": "Allow", "Action": service,
                                "Resource": props.dead_letter_target_arn})
         if props.vpc:
