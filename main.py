@@ -280,5 +280,44 @@ def destroy(
         typer.echo(f"destroyed {env}: {', '.join(reversed(deployment.stacks))}")
 
 
+@app.command()
+def hcl(
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the HCL (one subfolder per stack).")] = Path("hcl"),
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Export ENV as plain, fmt-clean Terraform HCL an ops team can read and apply without cdktf."""
+    from lambdaform.commands import export_hcl
+
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        written = export_hcl(service_file, env, out, output)
+        stacks = sorted({p.relative_to(out.resolve()).parts[0] for p in written})
+        typer.echo(f"wrote {len(written)} files for {len(stacks)} stack(s) into {out}")
+        for stack in stacks:
+            typer.echo(f"  {out / stack}")
+
+
+@app.command()
+def workflows(
+    service_file: ServiceFile = Path("service.yaml"),
+    repo_root: Annotated[Path, typer.Option("--repo-root", help="Repository the workflows are written into.")] = Path("."),
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Render the GitHub Actions workflows (plan on PR, apply on main, image build/deploy)."""
+    from lambdaform.loader import load_service
+    from lambdaform.workflows import context_from_service, write_workflows
+
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        loaded = load_service(service_file)
+        written = write_workflows(context_from_service(loaded, repo_root.resolve()), repo_root.resolve())
+        for path in written:
+            typer.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     sys.exit(app())

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from lambdaform.console import Output
-from lambdaform.errors import BuildError, InputError
+from lambdaform.errors import BuildError, InputError, ToolError
 from lambdaform.loader import LoadedService, load_service
 from lambdaform.packaging import PackagingError
 from lambdaform.synth import SynthResult, synthesize
@@ -99,4 +99,33 @@ def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Pa
                 written.append(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def export_hcl(service_file: Path, env: str, out: Path, output: Output) -> list[Path]:
+    """Synthesize ``env`` and write each of its stacks as plain HCL under ``out/<stack>/`` (atomically).
+
+    The provider schema decides blocks versus maps; it is read once with ``terraform providers schema``
+    and cached in ``.lambdaform/schema-cache`` beside the service file."""
+    from lambdaform.hcl_export import export_stack, load_provider_schema
+    from lambdaform.synth import atomic_dir
+    from lambdaform.tfcli import TerraformError
+
+    loaded = load_service(service_file)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="lambdaform-hcl-") as tmp:
+        result = synth_loaded(loaded, Path(tmp) / "synth", [env], output)
+        with output.progress(f"hcl {env}") as step, atomic_dir(out) as target:
+            for stack in result.stacks[env]:
+                stack_dir = result.stack_dir(stack)
+                step(f"{stack}: provider schema")
+                try:
+                    schema = load_provider_schema(stack_dir, loaded.root / ".lambdaform" / "schema-cache")
+                except TerraformError as exc:
+                    raise ToolError(f"terraform could not load the provider schema:\n{exc.output[-2000:]}") from None
+                step(f"{stack}: writing HCL")
+                document = json.loads((stack_dir / "cdk.tf.json").read_text())
+                files = export_stack(document, schema, target / stack, asset_dir=stack_dir,
+                                     title=f"{loaded.base.project} - {env} ({stack})")
+                written += [out.resolve() / p.relative_to(target) for p in files]
     return written

@@ -32,7 +32,8 @@ class TerraformError(RuntimeError):
         self.args_list = list(args)
         self.returncode = returncode
         self.output = output
-        super().__init__(f"terraform {' '.join(args)} exited {returncode}")
+        tail = "\n".join(output.strip().splitlines()[-30:])
+        super().__init__(f"terraform {' '.join(args)} exited {returncode}:\n{tail}")
 
 
 def find_provider_mirror() -> Path | None:

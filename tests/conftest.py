@@ -20,6 +20,7 @@ for handler_root in sorted((ROOT / "handlers").iterdir()):
 
 # --- shared fixtures ---------------------------------------------------------------------------------
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -45,12 +46,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory):
+@contextlib.contextmanager
+def running_moto(log_dir: Path):
     """A moto server on 127.0.0.1 (free port) with managed IAM policies and docker-less Lambda."""
     port = free_port()
     binary = Path(sys.executable).with_name("moto_server")
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    log = log_dir / "moto.log"
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with open(log, "wb") as sink:
         proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=sink,
@@ -76,3 +77,17 @@ def moto_endpoint(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory):
+    """One moto server for the session (tests clean up what they create)."""
+    with running_moto(tmp_path_factory.mktemp("moto")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_moto(tmp_path_factory):
+    """A moto server of the test module's own, for tests that leave resources behind."""
+    with running_moto(tmp_path_factory.mktemp("moto-module")) as url:
+        yield url
