@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,6 +59,21 @@ def blueprints() -> dict[str, Path]:
     return {p.stem: p for p in sorted(EXAMPLES.glob("*.yaml"))}
 
 
+def _referenced_paths(loaded: LoadedService) -> list[str]:
+    """Every folder or file the service file points at (function sources, Dockerfiles, section packages),
+    as written in the file (relative to it)."""
+    from lambdaform.synth import package_specs
+
+    found: dict[str, None] = {}
+    for env, service in loaded.environments.items():
+        for fn in service.functions.values():
+            for relative in filter(None, (fn.source, fn.dockerfile)):
+                found[relative] = None
+        for spec in package_specs(loaded, service, env).values():
+            found[os.path.relpath(spec.source, loaded.root)] = None
+    return list(found)
+
+
 def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Path]:
     """Copy a blueprint's service file and handler folders into ``directory``; paths are rewritten so the
     new folder stands alone (``../handlers/x`` becomes ``handlers/x``)."""
@@ -73,20 +89,19 @@ def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Pa
     staging = Path(tempfile.mkdtemp(prefix=".init-", dir=directory.parent if directory.parent.exists() else None))
     written: list[Path] = []
     try:
-        for fn in loaded.base.functions.values():
-            for relative in filter(None, (fn.source, fn.dockerfile)):
-                origin = loaded.resolve(relative)
-                local = Path(*[p for p in Path(relative).parts if p != ".."])
-                target = staging / local
-                if target.exists():
-                    continue
-                if origin.is_dir():
-                    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(origin, target)
-                if relative != local.as_posix():
-                    text = text.replace(relative, local.as_posix())
+        for relative in _referenced_paths(loaded):
+            origin = loaded.resolve(relative)
+            local = Path(*[p for p in Path(relative).parts if p != ".."])
+            target = staging / local
+            if target.exists():
+                continue
+            if origin.is_dir():
+                shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, target)
+            if relative != local.as_posix():
+                text = text.replace(relative, local.as_posix())
         (staging / "service.yaml").write_text(text)
         load_service(staging / "service.yaml")  # the scaffold must validate where it lands
         directory.mkdir(parents=True, exist_ok=True)

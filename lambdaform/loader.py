@@ -250,6 +250,13 @@ def _reference_checks(service: Service) -> list[Problem]:
                     problems.append(Problem(where, f"refers to {kind}.{target}, which is not declared (declared: {declared})"))
                 elif attribute not in REF_ATTRIBUTES[kind]:
                     problems.append(Problem(where, f"{kind} have {', '.join(REF_ATTRIBUTES[kind])}, not '{attribute}'"))
+        for var, secret in fn.secrets.items():
+            if secret not in service.secrets:
+                declared = ", ".join(service.secrets) or "none"
+                problems.append(Problem(f"functions.{key}.secrets.{var}",
+                                        f"'{secret}' is not declared under secrets (declared: {declared})"))
+            if var in fn.environment:
+                problems.append(Problem(f"functions.{key}.secrets.{var}", "also set in environment; choose one"))
         for index, access in enumerate(fn.access):
             for kind, target in (("tables", access.table), ("buckets", access.bucket), ("queues", access.queue)):
                 if target is not None and target not in getattr(service, kind):

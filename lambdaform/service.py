@@ -97,6 +97,43 @@ class Access(Strict):
         return self
 
 
+SECRET_NAME_SUFFIXES = ("_API_KEY", "_APIKEY", "_SECRET", "_SECRET_KEY", "_PASSWORD", "_PASSWD", "_TOKEN",
+                        "_PRIVATE_KEY", "_ACCESS_KEY")
+_AWS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+_URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+
+
+def secret_like(name: str, value: str) -> str | None:
+    """Why a literal environment value looks like a secret, or None."""
+    if _AWS_KEY_ID.search(value):
+        return "it contains an AWS access key id"
+    if _URL_WITH_PASSWORD.match(value):
+        return "it is a URL with a password in it"
+    upper = name.upper()
+    if (upper.endswith(SECRET_NAME_SUFFIXES) or upper in {"PASSWORD", "SECRET", "API_KEY", "TOKEN"}) and \
+            len(value) >= 8 and "${" not in value:
+        return f"{name} names a secret and holds a literal value"
+    return None
+
+
+class SecretRef(Strict):
+    """A secret kept outside the service file: an SSM SecureString parameter or a Secrets Manager secret.
+    Functions receive its name/ARN in an environment variable and read the value at run time; the value
+    never passes through Terraform, its state, outputs or logs."""
+
+    ssm_parameter: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$",
+                                      description="Parameter name, e.g. /nl2sql/prod/database-url.")
+    secrets_manager_arn: Arn | None = Field(default=None, description="Full secret ARN (with its suffix).")
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if (self.ssm_parameter is None) == (self.secrets_manager_arn is None):
+            raise ValueError("give exactly one of ssm_parameter or secrets_manager_arn")
+        if self.secrets_manager_arn is not None and ":secretsmanager:" not in self.secrets_manager_arn:
+            raise ValueError("secrets_manager_arn must be a Secrets Manager ARN")
+        return self
+
+
 class Function(Strict):
     """One Lambda function. Defaults: zip package, python3.12, x86_64, 512 MB, 30 s, 14 days of logs,
     X-Ray tracing active, no public URL."""
@@ -141,6 +178,11 @@ class Function(Strict):
     )
     vpc: VpcConfig | None = None
     layers: list[Arn] = Field(default_factory=list, max_length=5)
+    secrets: dict[EnvVarName, Name] = Field(
+        default_factory=dict,
+        description="Environment variable -> key under `secrets:`; the variable receives the parameter name or "
+        "secret ARN (never the value) and the role may read exactly that secret.",
+    )
 
     @field_validator("log_retention_days")
     @classmethod
@@ -155,6 +197,13 @@ class Function(Strict):
         reserved = sorted(set(value) & RESERVED_ENV_VARS)
         if reserved:
             raise ValueError(f"{', '.join(reserved)} is set by Lambda itself and cannot be configured")
+        for name, text in value.items():
+            why = secret_like(name, text)
+            if why:
+                raise ValueError(
+                    f"{name} looks like a secret ({why}); keep it out of plain environment variables: declare it "
+                    f"under `secrets:` (SSM parameter or Secrets Manager) and map it with `secrets: {{{name}: <key>}}`"
+                )
         return value
 
     @model_validator(mode="after")
@@ -284,6 +333,7 @@ class Service(Strict):
     tables: dict[Name, Table] = Field(default_factory=dict)
     buckets: dict[Name, Bucket] = Field(default_factory=dict)
     queues: dict[Name, Queue] = Field(default_factory=dict)
+    secrets: dict[Name, SecretRef] = Field(default_factory=dict)
     websocket: WebSocketSection | None = None
     deploy_hooks: DeployHooksSection | None = None
     alarms: dict[Name, AlarmsSection] = Field(

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import modules  # noqa: F401  (installs the light provider import before any binding is loaded)
 from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_ecr_image import DataAwsEcrImage
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_ecr_repository import DataAwsEcrRepository
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
@@ -185,6 +187,8 @@ class ServiceStack(TerraformStack):
         for key, queue in self.queues.items():
             self.output(f"{tf_name(key)}_queue_url", queue.queue_url, f"SQS queue '{key}'")
         self.functions: dict[str, Function] = {}
+        self._caller: DataAwsCallerIdentity | None = None
+        self._partition: DataAwsPartition | None = None
         repositories: list[str] = []
         for key, spec in service.functions.items():
             if spec.package == "image":
@@ -247,8 +251,23 @@ class ServiceStack(TerraformStack):
         assert spec.handler is not None  # the model requires it for images
         return ImageCode(image_uri=image.image_uri, command=(spec.handler,)), repo.arn
 
+    def _secret_reference(self, key: str) -> tuple[str, dict]:
+        """(value for the environment variable, statement allowing to read the secret) of ``secrets.<key>``."""
+        ref = self.service.secrets[key]
+        if ref.secrets_manager_arn is not None:
+            return ref.secrets_manager_arn, statement(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                                                      [ref.secrets_manager_arn])
+        if self._caller is None:
+            self._caller = named(DataAwsCallerIdentity(self, "caller"), "current")
+            self._partition = named(DataAwsPartition(self, "partition"), "current")
+        arn = (f"arn:{self._partition.partition}:ssm:{self.service.region}:{self._caller.account_id}:"
+               f"parameter{ref.ssm_parameter}")
+        return ref.ssm_parameter, statement(["ssm:GetParameter"], [arn])
+
     def _access_statements(self, spec: FunctionSpec) -> list[dict]:
         statements: list[dict] = []
+        for key in dict.fromkeys(spec.secrets.values()):
+            statements.append(self._secret_reference(key)[1])
         for access in spec.access:
             if access.table is not None:
                 table = self.tables[access.table]
@@ -276,7 +295,8 @@ class ServiceStack(TerraformStack):
             memory_mb=spec.memory_mb,
             timeout_seconds=spec.timeout_seconds,
             ephemeral_storage_mb=spec.ephemeral_storage_mb,
-            environment={k: self.resolve(v) for k, v in spec.environment.items()},
+            environment={**{k: self.resolve(v) for k, v in spec.environment.items()},
+                         **{var: self._secret_reference(key)[0] for var, key in spec.secrets.items()}},
             reserved_concurrency=spec.reserved_concurrency,
             log_retention_days=spec.log_retention_days,
             tracing=spec.tracing,
