@@ -301,6 +301,26 @@ def hcl(
 
 
 @app.command()
+def appspec(
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Annotated[Path, typer.Option("--out", help="AppSpec file to write.")] = Path("appspec.yml"),
+    synth_out: Out = Path("cdktf.out"),
+    endpoint: Endpoint = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Write the CodeDeploy AppSpec (appspec.yml) naming ENV's deployed lifecycle-hook functions."""
+    from lambdaform.appspec import write_appspec
+
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        path = write_appspec(_deployment(service_file, env, synth_out, endpoint, verbose, None, output), out)
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
 def workflows(
     service_file: ServiceFile = Path("service.yaml"),
     repo_root: Annotated[Path, typer.Option("--repo-root", help="Repository the workflows are written into.")] = Path("."),

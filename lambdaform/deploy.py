@@ -91,14 +91,14 @@ def resolve_endpoint(cli_value: str | None) -> str | None:
 
 
 def provider_override(endpoint: str) -> dict[str, Any]:
-    """Point the AWS provider at an emulator (and skip the checks only real AWS can answer)."""
+    """Point the AWS provider at an emulator (and skip the checks only real AWS can answer). The account id
+    is still requested: the emulator answers it, and ARNs the provider builds (e.g. for tags) need it."""
     return {
         "provider": {
             "aws": [{
                 "endpoints": [{service: endpoint for service in EMULATOR_SERVICES}],
                 "skip_credentials_validation": True,
                 "skip_metadata_api_check": True,
-                "skip_requesting_account_id": True,
                 "skip_region_validation": True,
                 "s3_use_path_style": True,
             }]

@@ -235,10 +235,13 @@ class Table(Strict):
 
 
 class Bucket(Strict):
-    """An S3 bucket: public access blocked, default encryption, TLS-only policy and versioning on by default."""
+    """An S3 bucket: public access blocked, KMS encryption, TLS-only policy, versioning and clean-up of
+    abandoned multipart uploads on by default."""
 
     versioning: bool = True
-    encryption: Literal["AES256", "aws:kms"] = "AES256"
+    encryption: Literal["AES256", "aws:kms"] = Field(
+        default="aws:kms", description="aws:kms (AWS managed key, bucket key on) by default; AES256 for S3-managed keys."
+    )
     expire_after_days: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!_.*'()/-]*$")],
                             Annotated[int, Field(ge=1, le=36500)]] = Field(
         default_factory=dict, description="Key prefix -> days after which objects are deleted."
@@ -261,7 +264,7 @@ class Registry(Strict):
         default="MUTABLE", description="MUTABLE lets CI move a 'latest' tag; IMMUTABLE forbids re-tagging."
     )
     keep_last_images: int = Field(default=10, ge=1, le=1000, description="Lifecycle rule: keep the newest N images.")
-    encryption: Literal["AES256", "KMS"] = "AES256"
+    encryption: Literal["AES256", "KMS"] = Field(default="KMS", description="KMS (AWS managed aws/ecr key) by default.")
     force_delete: bool = Field(default=False, description="Allow destroying a repository that still holds images.")
 
 
@@ -334,6 +337,12 @@ class Service(Strict):
     buckets: dict[Name, Bucket] = Field(default_factory=dict)
     queues: dict[Name, Queue] = Field(default_factory=dict)
     secrets: dict[Name, SecretRef] = Field(default_factory=dict)
+    encryption_key: Literal["service", "aws-managed"] = Field(
+        default="service",
+        description="service: one customer managed KMS key per environment (rotation on) encrypts log groups, "
+        "tables, buckets, queues and function environment variables; aws-managed: AWS's own keys (no key to pay "
+        "for or manage, but no control over its policy).",
+    )
     websocket: WebSocketSection | None = None
     deploy_hooks: DeployHooksSection | None = None
     alarms: dict[Name, AlarmsSection] = Field(

@@ -36,6 +36,7 @@ from modules.ci_identity import CiIdentity, CiIdentityProps
 from modules.ecr import Ecr, EcrProps
 from modules.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
 from modules.function_url import CorsProps, FunctionUrl, FunctionUrlProps
+from modules.kms_key import ServiceKey, ServiceKeyProps
 
 ASSETS_DIR = "assets"
 
@@ -154,6 +155,16 @@ class ServiceStack(TerraformStack):
         self.packages = packages
         _provider(self, service, ctx.env)
         _backend(self, name, service, ctx)
+        self._caller: DataAwsCallerIdentity | None = None
+        self._partition: DataAwsPartition | None = None
+        self.key: ServiceKey | None = None
+        if service.encryption_key == "service":
+            caller, partition = self.account()
+            self.key = ServiceKey(self, "service_key", ServiceKeyProps(alias=name, region=service.region),
+                                  caller, partition)
+            self.output("service_kms_key_arn", self.key.key_arn,
+                        "Customer managed KMS key encrypting this environment's logs, tables, buckets and queues")
+        key_arn = self.key.key_arn if self.key else None
         self.tables: dict[str, DynamoTable] = {
             key: DynamoTable(self, tf_name(key, "table"), DynamoTableProps(
                 name=service.resource_name(ctx.env, key),
@@ -162,6 +173,7 @@ class ServiceStack(TerraformStack):
                 ttl_attribute=spec.ttl_attribute,
                 point_in_time_recovery=spec.point_in_time_recovery,
                 deletion_protection=spec.deletion_protection,
+                encryption_kms_key_arn=key_arn,
             ))
             for key, spec in service.tables.items()
         }
@@ -169,6 +181,7 @@ class ServiceStack(TerraformStack):
             key: Bucket(self, tf_name(key, "bucket"), BucketProps(
                 name=service.resource_name(ctx.env, key), versioning=spec.versioning, encryption=spec.encryption,
                 expire_after_days=dict(spec.expire_after_days), force_destroy=spec.force_destroy,
+                kms_key_arn=key_arn,
             ))
             for key, spec in service.buckets.items()
         }
@@ -177,6 +190,7 @@ class ServiceStack(TerraformStack):
                 name=service.resource_name(ctx.env, key),
                 visibility_timeout_seconds=spec.visibility_timeout_seconds,
                 message_retention_seconds=spec.message_retention_seconds,
+                kms_key_arn=key_arn,
             ))
             for key, spec in service.queues.items()
         }
@@ -187,8 +201,6 @@ class ServiceStack(TerraformStack):
         for key, queue in self.queues.items():
             self.output(f"{tf_name(key)}_queue_url", queue.queue_url, f"SQS queue '{key}'")
         self.functions: dict[str, Function] = {}
-        self._caller: DataAwsCallerIdentity | None = None
-        self._partition: DataAwsPartition | None = None
         repositories: list[str] = []
         for key, spec in service.functions.items():
             if spec.package == "image":
@@ -251,23 +263,30 @@ class ServiceStack(TerraformStack):
         assert spec.handler is not None  # the model requires it for images
         return ImageCode(image_uri=image.image_uri, command=(spec.handler,)), repo.arn
 
+    def account(self) -> tuple[DataAwsCallerIdentity, DataAwsPartition]:
+        """The account and partition data sources (created on first use)."""
+        if self._caller is None or self._partition is None:
+            self._caller = named(DataAwsCallerIdentity(self, "caller"), "current")
+            self._partition = named(DataAwsPartition(self, "partition"), "current")
+        return self._caller, self._partition
+
     def _secret_reference(self, key: str) -> tuple[str, dict]:
         """(value for the environment variable, statement allowing to read the secret) of ``secrets.<key>``."""
         ref = self.service.secrets[key]
         if ref.secrets_manager_arn is not None:
             return ref.secrets_manager_arn, statement(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                                                       [ref.secrets_manager_arn])
-        if self._caller is None:
-            self._caller = named(DataAwsCallerIdentity(self, "caller"), "current")
-            self._partition = named(DataAwsPartition(self, "partition"), "current")
-        arn = (f"arn:{self._partition.partition}:ssm:{self.service.region}:{self._caller.account_id}:"
-               f"parameter{ref.ssm_parameter}")
+        caller, partition = self.account()
+        arn = f"arn:{partition.partition}:ssm:{self.service.region}:{caller.account_id}:parameter{ref.ssm_parameter}"
         return ref.ssm_parameter, statement(["ssm:GetParameter"], [arn])
 
     def _access_statements(self, spec: FunctionSpec) -> list[dict]:
         statements: list[dict] = []
         for key in dict.fromkeys(spec.secrets.values()):
             statements.append(self._secret_reference(key)[1])
+        if self.key is not None and (spec.access or spec.dead_letter_queue):
+            # tables, buckets and queues are encrypted with the service key: using them needs the key too
+            statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn], sid="UseServiceKey"))
         for access in spec.access:
             if access.table is not None:
                 table = self.tables[access.table]
@@ -284,7 +303,8 @@ class ServiceStack(TerraformStack):
         prefix = tf_name(key)
         dlq = None
         if spec.dead_letter_queue:
-            dlq = Queue(self, tf_name(key, "dlq"), QueueProps(name=f"{fn_name}-dlq"))
+            dlq = Queue(self, tf_name(key, "dlq"), QueueProps(name=f"{fn_name}-dlq",
+                                                              kms_key_arn=self.key.key_arn if self.key else None))
             self.output(f"{prefix}_dead_letter_queue_url", dlq.queue_url,
                         f"Dead-letter queue of '{key}' (failed asynchronous invocations)")
         fn = Function(self, prefix, FunctionProps(
@@ -307,6 +327,7 @@ class ServiceStack(TerraformStack):
             dead_letter_target_arn=dlq.queue_arn if dlq else None,
             vpc=VpcPlacement(tuple(spec.vpc.subnet_ids), tuple(spec.vpc.security_group_ids)) if spec.vpc else None,
             layers=tuple(spec.layers),
+            kms_key_arn=self.key.key_arn if self.key else None,
         ))
         self.output(f"{prefix}_function_name", fn.function_name, f"Lambda function name of '{key}'")
         self.output(f"{prefix}_function_arn", fn.function_arn, f"Lambda function ARN of '{key}'")

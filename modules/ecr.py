@@ -25,8 +25,8 @@ class EcrProps:
     """``MUTABLE`` lets CI move a ``latest`` tag; ``IMMUTABLE`` refuses re-tagging."""
     keep_last_images: int = 10
     """Lifecycle rule: images beyond the newest N are expired (10, as in the NL2SQL setup)."""
-    encryption: str = "AES256"
-    """``AES256`` (ECR-managed keys) or ``KMS`` (the AWS-managed ECR key)."""
+    encryption: str = "KMS"
+    """``KMS`` (the AWS managed ``aws/ecr`` key, default) or ``AES256`` (ECR-managed keys)."""
     force_delete: bool = False
     """Refuse to destroy a repository that still holds images unless set."""
 

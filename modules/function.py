@@ -74,6 +74,8 @@ class FunctionProps:
     at synth time, so it cannot be inspected)."""
     vpc: VpcPlacement | None = None
     layers: tuple[str, ...] = ()
+    kms_key_arn: str | None = None
+    """Customer managed key for the log group and the environment variables; AWS managed keys when unset."""
 
 
 class Function(Construct):
@@ -87,7 +89,8 @@ class Function(Construct):
         super().__init__(scope, id)
         self.log_group = LogGroup(
             self, f"{id}_log_group",
-            LogGroupProps(name=LogGroup.for_function(props.name), retention_days=props.log_retention_days),
+            LogGroupProps(name=LogGroup.for_function(props.name), retention_days=props.log_retention_days,
+                          kms_key_arn=props.kms_key_arn),
         )
         statements = list(props.statements)
         if props.dead_letter_target_arn:
@@ -141,6 +144,7 @@ class Function(Construct):
                                                    security_group_ids=list(props.vpc.security_group_ids))
                 if props.vpc else None,
                 layers=list(props.layers) or None,
+                kms_key_arn=props.kms_key_arn if props.environment else None,
                 depends_on=[self.log_group.resource, self.role.role],
                 **kwargs,
             ),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
     S3BucketLifecycleConfigurationRuleExpiration,
@@ -40,8 +41,12 @@ class BucketProps:
     name: str
     versioning: bool = True
     """Keep previous versions of overwritten objects (on by default; they expire after 30 days)."""
-    encryption: str = "AES256"
-    """``AES256`` (S3-managed keys, default) or ``aws:kms`` (the AWS managed ``aws/s3`` key)."""
+    encryption: str = "aws:kms"
+    """``aws:kms`` (the AWS managed ``aws/s3`` key with an S3 bucket key, default) or ``AES256``."""
+    kms_key_arn: str | None = None
+    """With ``aws:kms``: this customer managed key instead of the AWS managed ``aws/s3``."""
+    abort_incomplete_uploads_days: int = 7
+    """Multipart uploads never completed are removed after this many days."""
     expire_after_days: dict[str, int] = field(default_factory=dict)
     """Key prefix -> days after which current objects under it are deleted."""
     force_destroy: bool = False
@@ -64,7 +69,8 @@ class Bucket(Construct):
             S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=(
                     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm=props.encryption)),
+                        sse_algorithm=props.encryption,
+                        kms_master_key_id=props.kms_key_arn if props.encryption == "aws:kms" else None)),
                 bucket_key_enabled=props.encryption == "aws:kms",
             )
         ]), id, "encryption")
@@ -76,6 +82,13 @@ class Bucket(Construct):
                       principal={"AWS": "*"}, conditions={"Bool": {"aws:SecureTransport": "false"}}),
         ])), id, "tls_only")
         rules = [
+            S3BucketLifecycleConfigurationRule(
+                id="abort-incomplete-multipart-uploads", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=props.abort_incomplete_uploads_days)],
+            ),
+        ] + [
             S3BucketLifecycleConfigurationRule(
                 id=f"expire-{prefix.strip('/').replace('/', '-') or 'all'}",
                 status="Enabled",
@@ -91,8 +104,7 @@ class Bucket(Construct):
                 noncurrent_version_expiration=[
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30)],
             ))
-        if rules:
-            named(S3BucketLifecycleConfiguration(self, "lifecycle", bucket=bucket.id, rule=rules), id, "lifecycle")
+        named(S3BucketLifecycleConfiguration(self, "lifecycle", bucket=bucket.id, rule=rules), id, "lifecycle")
 
     def statements(self, mode: str, prefix: str | None = None) -> list[dict]:
         """Statements granting ``mode`` access, limited to ``prefix`` when given."""

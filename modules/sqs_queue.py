@@ -20,6 +20,8 @@ class QueueProps:
     visibility_timeout_seconds: int = 30
     message_retention_seconds: int = 1209600
     """14 days by default: the longest SQS keeps messages, so failures can be inspected."""
+    kms_key_arn: str | None = None
+    """Encrypt with this customer managed key; SQS-managed keys (SSE-SQS) when unset."""
 
 
 class Queue(Construct):
@@ -27,7 +29,9 @@ class Queue(Construct):
 
     def __init__(self, scope: Construct, id: str, props: QueueProps):
         super().__init__(scope, id)
-        queue = named(SqsQueue(self, "queue", name=props.name, sqs_managed_sse_enabled=True,
+        encryption = ({"kms_master_key_id": props.kms_key_arn, "kms_data_key_reuse_period_seconds": 300}
+                      if props.kms_key_arn else {"sqs_managed_sse_enabled": True})
+        queue = named(SqsQueue(self, "queue", name=props.name, **encryption,
                                visibility_timeout_seconds=props.visibility_timeout_seconds,
                                message_retention_seconds=props.message_retention_seconds), id)
         self.queue_arn: str = queue.arn

@@ -33,7 +33,7 @@ def test_registry_stack_holds_the_repository_with_lifecycle_rule(nl2sql):
     assert repo["name"] == "nl2sql-agent-dev-api"
     assert repo["image_scanning_configuration"] == {"scan_on_push": True}
     assert repo["image_tag_mutability"] == "MUTABLE"
-    assert repo["encryption_configuration"] == [{"encryption_type": "AES256"}]
+    assert repo["encryption_configuration"] == [{"encryption_type": "KMS"}]
     rules = json.loads(only(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"]
     assert len(rules) == 1
     assert rules[0]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10}
@@ -235,8 +235,21 @@ functions:
                                   "${aws_dynamodb_table.items_table.arn}/index/*"]
     table = only(doc, "aws_dynamodb_table")
     assert table["point_in_time_recovery"] == {"enabled": True}
-    assert table["server_side_encryption"] == {"enabled": True}
+    assert table["server_side_encryption"] == {"enabled": True, "kms_key_arn": "${aws_kms_key.service_key.arn}"}
     assert table["billing_mode"] == "PAY_PER_REQUEST"
+
+
+def test_service_key_encrypts_logs_and_environment_and_lets_only_this_stacks_logs_use_it(nl2sql):
+    doc = stack_json(nl2sql, "nl2sql-agent-dev")
+    key = only(doc, "aws_kms_key")
+    assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 30
+    statements = {s["Sid"]: s for s in policy_of(key)["Statement"]}
+    logs = statements["CloudWatchLogsForThisStack"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(":log-group:/aws/lambda/*")
+    assert only(doc, "aws_kms_alias")["name"] == "alias/nl2sql-agent-dev"
+    assert only(doc, "aws_cloudwatch_log_group")["kms_key_id"] == "${aws_kms_key.service_key.arn}"
+    assert only(doc, "aws_lambda_function")["kms_key_arn"] == "${aws_kms_key.service_key.arn}"
 
 
 def test_secrets_reach_functions_as_references_with_exactly_scoped_reads(nl2sql):

@@ -153,7 +153,7 @@ def test_worker_has_the_seed_sizing_and_its_own_encrypted_dead_letter_queue(dev)
     assert fn["dead_letter_config"] == {"target_arn": DLQ_ARN}
     dlq = resources(dev, "aws_sqs_queue")["worker_dlq"]
     assert dlq["name"] == "sage-dev-worker-dlq"
-    assert dlq["sqs_managed_sse_enabled"] is True
+    assert dlq["kms_master_key_id"] == "${aws_kms_key.service_key.arn}", "encrypted with the service key"
 
 
 def test_worker_environment_names_the_bucket_and_table_by_reference(dev):
@@ -194,7 +194,9 @@ def test_worker_role_reaches_only_the_executions_prefix_the_lock_table_and_its_d
     (sqs,) = by_service["sqs"]
     assert sqs["Action"] == "sqs:SendMessage" and sqs["Resource"] == DLQ_ARN
 
-    assert set(by_service) == {"logs", "xray", "s3", "dynamodb", "sqs"}
+    assert set(by_service) == {"logs", "xray", "s3", "dynamodb", "sqs", "kms"}
+    assert all(st["Resource"] == "${aws_kms_key.service_key.arn}" for st in by_service["kms"]), \
+        "only the service key, for the data it encrypts"
     wildcard = {a for st in statements if "*" in _as_list(st["Resource"]) for a in _as_list(st["Action"])}
     assert wildcard == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     assert list(resources(dev, "aws_iam_role_policy")) == ["worker_role_policy"]
@@ -227,7 +229,7 @@ def test_alarm_topic_uses_a_key_cloudwatch_may_use_not_the_aws_managed_one(dev):
     topic = only(dev, "aws_sns_topic")
     assert topic["name"] == "sage-dev-worker-alarms"
     assert topic["kms_master_key_id"] == "${aws_kms_key.worker_alarms_key.arn}"
-    key = only(dev, "aws_kms_key")
+    key = resources(dev, "aws_kms_key")["worker_alarms_key"]
     assert key["enable_key_rotation"] is True
     statements = {st["Sid"]: st for st in policy_of(key)["Statement"]}
     cloudwatch = statements["CloudWatchAlarmsPublish"]
@@ -237,7 +239,7 @@ def test_alarm_topic_uses_a_key_cloudwatch_may_use_not_the_aws_managed_one(dev):
     assert admin["Principal"]["AWS"] == (
         "arn:${data.aws_partition.worker_alarms_partition.partition}:iam::"
         "${data.aws_caller_identity.worker_alarms_account.account_id}:root")
-    assert only(dev, "aws_kms_alias")["name"] == "alias/sage-dev-worker-alarms"
+    assert resources(dev, "aws_kms_alias")["worker_alarms_key_alias"]["name"] == "alias/sage-dev-worker-alarms"
 
 
 def test_prod_subscribes_the_oncall_address_and_dev_has_no_subscriber(sage):
@@ -288,7 +290,7 @@ def test_existing_topic_explicit_thresholds_and_no_dashboard(variants):
     topic = "arn:aws:sns:us-east-1:123456789012:ops-pager"
     assert all(a["alarm_actions"] == [topic] and a["ok_actions"] == [topic] for a in alarms.values())
     assert list(resources(stack, "aws_sns_topic")) == ["plain_alarms_topic"]
-    assert list(resources(stack, "aws_kms_key")) == ["plain_alarms_key"]
+    assert sorted(resources(stack, "aws_kms_key")) == ["plain_alarms_key", "service_key"]
     assert list(resources(stack, "aws_cloudwatch_dashboard")) == ["plain_dashboard"]
     assert stack["output"]["shared_alarm_topic_arn"]["value"] == topic
     assert "shared_dashboard_name" not in stack["output"]

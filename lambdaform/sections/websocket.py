@@ -19,7 +19,8 @@ What the section adds to the stack (see :mod:`modules.websocket_api` for the API
   ``<execution arn>/<stage>/POST/@connections/*`` and nothing else;
 * with ``bedrock_agent``: ``bedrock:InvokeAgent`` for each callback function on the alias ARN
   ``arn:<partition>:bedrock:<region>:<account>:agent-alias/<agent id>/<alias id>``; the account is the
-  one Terraform deploys into (``data.aws_caller_identity``), the region the service's unless given;
+  one Terraform deploys into (the stack's ``data.aws_caller_identity``, so the file names no account id),
+  the region the service's unless given;
 * outputs ``websocket_url`` (``wss://``), ``websocket_callback_url`` (``https://``, the handlers'
   ``WEBSOCKET_ENDPOINT``) and ``websocket_api_id``.
 
@@ -30,19 +31,19 @@ function's environment needs to refer to the API.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from lambdaform.fields import LOG_RETENTION_DAYS, Name, Region, Strict
 
 KEY = "websocket"
 
-RouteKey = Annotated[
-    str,
-    StringConstraints(pattern=r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$"),
-    Field(description="$connect, $disconnect, $default, or an action name such as sensor-data."),
-]
+ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$")
+"""A route key: one of the special routes, or an action name such as ``sensor-data`` (the same rule as
+:data:`modules.websocket_api.ROUTE_KEY`, kept here so validating a file never loads the cdktf binding)."""
+ROUTE_SELECTION = re.compile(r"^\$request\.body\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 REQUIRED_ROUTES = ("$connect", "$disconnect")
 BEDROCK_ID = r"^[0-9A-Za-z]{1,10}$"
 
@@ -62,10 +63,9 @@ class WebSocketSection(Strict):
     description: str = Field(default="", max_length=1024)
     route_selection_expression: str = Field(
         default="$request.body.action",
-        pattern=r"^\$request\.body\.[A-Za-z0-9_.-]+$",
         description="Which field of a JSON message picks its route; the 'action' field by default.",
     )
-    routes: dict[RouteKey, Name] = Field(
+    routes: dict[str, Name] = Field(
         description="Route key -> function key. $connect and $disconnect are required; add action names "
         "(e.g. sensor-data) and optionally $default for messages no other route matches."
     )
@@ -100,9 +100,20 @@ class WebSocketSection(Strict):
         "'aws apigateway get-account' shows no cloudwatchRoleArn.",
     )
 
+    @field_validator("route_selection_expression")
+    @classmethod
+    def _selection(cls, value: str) -> str:
+        if not ROUTE_SELECTION.match(value):
+            raise ValueError(f"'{value}' must select a field of the JSON message, like $request.body.action")
+        return value
+
     @field_validator("routes")
     @classmethod
-    def _required_routes(cls, value: dict[str, str]) -> dict[str, str]:
+    def _routes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not ROUTE_KEY.match(key):
+                raise ValueError(f"route key '{key}' must be $connect, $disconnect, $default or an action name "
+                                 "(letters, digits, '_', '.', ':' and '-', starting with a letter or digit)")
         missing = [key for key in REQUIRED_ROUTES if key not in value]
         if missing:
             raise ValueError(f"must include {' and '.join(missing)} (declared: {', '.join(value) or 'none'})")
@@ -186,10 +197,7 @@ def _bedrock_checks(section: WebSocketSection, service, Problem) -> list:
 
 def compose(stack) -> None:
     """Add the WebSocket API, its grants and outputs to a :class:`~lambdaform.stacks.ServiceStack`."""
-    from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-    from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
-
-    from modules._iam import named, statement
+    from modules._iam import statement
     from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
 
     section: WebSocketSection = stack.service.websocket
@@ -222,10 +230,9 @@ def compose(stack) -> None:
         ])
     if section.bedrock_agent is not None:
         agent = section.bedrock_agent
-        account = named(DataAwsCallerIdentity(stack, "websocket-account"), "websocket", "account")
-        partition = named(DataAwsPartition(stack, "websocket-partition"), "websocket", "partition")
+        caller, partition = stack.account()
         alias_arn = (f"arn:{partition.partition}:bedrock:{agent.region or stack.service.region}:"
-                     f"{account.account_id}:agent-alias/{agent.agent_id}/{agent.agent_alias_id}")
+                     f"{caller.account_id}:agent-alias/{agent.agent_id}/{agent.agent_alias_id}")
         for key in callbacks:
             stack.grant(key, "bedrock-agent", [statement(["bedrock:InvokeAgent"], [alias_arn], sid="InvokeAgent")])
         stack.output("websocket_bedrock_agent_alias_arn", alias_arn,

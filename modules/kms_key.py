@@ -1,0 +1,58 @@
+"""One customer managed KMS key per service stack, for everything the stack stores at rest.
+
+Used by log groups, DynamoDB tables, S3 buckets, SQS queues and Lambda environment variables. Rotation is
+on. The key policy keeps the account in charge (IAM policies decide who may use it, the usual AWS default)
+and lets CloudWatch Logs use it for this stack's log groups only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from modules._iam import named, policy, statement
+
+USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+               "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DescribeKey")
+
+
+@dataclass(frozen=True)
+class ServiceKeyProps:
+    alias: str
+    """Alias name without the ``alias/`` prefix, e.g. ``nl2sql-agent-dev``."""
+    region: str
+    log_group_prefix: str = "/aws/lambda/"
+    """CloudWatch Logs may use the key for log groups whose name starts with this (and only those)."""
+    deletion_window_days: int = 30
+    """How long a scheduled deletion can be cancelled (the longest KMS allows)."""
+
+
+class ServiceKey(Construct):
+    """Attributes: ``key_arn``, ``key_id``, ``alias_name``."""
+
+    def __init__(self, scope: Construct, id: str, props: ServiceKeyProps,
+                 caller: DataAwsCallerIdentity, partition: DataAwsPartition):
+        super().__init__(scope, id)
+        account = caller.account_id
+        root = f"arn:{partition.partition}:iam::{account}:root"
+        logs_arn = (f"arn:{partition.partition}:logs:{props.region}:{account}:log-group:"
+                    f"{props.log_group_prefix}*")
+        key_policy = policy([
+            statement(["kms:*"], "*", sid="AccountAdministersThroughIam", principal={"AWS": root}),
+            statement(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "*",
+                      sid="CloudWatchLogsForThisStack",
+                      principal={"Service": f"logs.{props.region}.amazonaws.com"},
+                      conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": logs_arn}}),
+        ])
+        key = named(KmsKey(self, "key", description=f"lambdaform service key for {props.alias}",
+                           enable_key_rotation=True, deletion_window_in_days=props.deletion_window_days,
+                           policy=key_policy), id)
+        alias = named(KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=key.key_id), id, "alias")
+        self.key_arn: str = key.arn
+        self.key_id: str = key.key_id
+        self.alias_name: str = alias.name
