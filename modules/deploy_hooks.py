@@ -130,6 +130,8 @@ class DeployHooksProps:
     composite alarms solely to callers allowed ``cloudwatch:DescribeAlarms`` on ``*``."""
     migration_command: str | None = None
     """``MIGRATION_COMMAND`` (``module:function``) run by BeforeAllowTraffic; unset: no migration."""
+    kms_key_arn: str | None = None
+    """Customer managed key for the hooks' log groups and environment variables (AWS managed when unset)."""
     create_codedeploy_app: bool = True
     """Create the CodeDeploy application (``compute_platform = "ECS"``). False: use an existing one named
     ``codedeploy_app_name``."""
@@ -181,6 +183,7 @@ class DeployHooks(Construct):
                 environment=environment,
                 log_retention_days=props.log_retention,
                 statements=tuple(self._statements(hook)),
+                kms_key_arn=props.kms_key_arn,
             ))
             if props.tags:
                 for resource in (fn.function, fn.log_group.resource, fn.role.role):

@@ -2,7 +2,7 @@
 
 Used by log groups, DynamoDB tables, S3 buckets, SQS queues and Lambda environment variables. Rotation is
 on. The key policy keeps the account in charge (IAM policies decide who may use it, the usual AWS default)
-and lets CloudWatch Logs use it for this stack's log groups only.
+and lets CloudWatch Logs use it for log groups of this account and region only.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class ServiceKeyProps:
     alias: str
     """Alias name without the ``alias/`` prefix, e.g. ``nl2sql-agent-dev``."""
     region: str
-    log_group_prefix: str = "/aws/lambda/"
-    """CloudWatch Logs may use the key for log groups whose name starts with this (and only those)."""
+    log_group_prefix: str = ""
+    """CloudWatch Logs may use the key for this account's log groups in this region whose name starts with
+    this (all of them by default: functions and API access logs live under different prefixes)."""
     deletion_window_days: int = 30
     """How long a scheduled deletion can be cancelled (the longest KMS allows)."""
 
@@ -45,7 +46,7 @@ class ServiceKey(Construct):
         key_policy = policy([
             statement(["kms:*"], "*", sid="AccountAdministersThroughIam", principal={"AWS": root}),
             statement(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "*",
-                      sid="CloudWatchLogsForThisStack",
+                      sid="CloudWatchLogsOfThisAccount",
                       principal={"Service": f"logs.{props.region}.amazonaws.com"},
                       conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": logs_arn}}),
         ])

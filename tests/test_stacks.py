@@ -239,14 +239,14 @@ functions:
     assert table["billing_mode"] == "PAY_PER_REQUEST"
 
 
-def test_service_key_encrypts_logs_and_environment_and_lets_only_this_stacks_logs_use_it(nl2sql):
+def test_service_key_encrypts_logs_and_environment_and_lets_only_this_accounts_logs_use_it(nl2sql):
     doc = stack_json(nl2sql, "nl2sql-agent-dev")
     key = only(doc, "aws_kms_key")
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 30
     statements = {s["Sid"]: s for s in policy_of(key)["Statement"]}
-    logs = statements["CloudWatchLogsForThisStack"]
+    logs = statements["CloudWatchLogsOfThisAccount"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
-    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(":log-group:/aws/lambda/*")
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(":us-east-1:${data.aws_caller_identity.current.account_id}:log-group:*")
     assert only(doc, "aws_kms_alias")["name"] == "alias/nl2sql-agent-dev"
     assert only(doc, "aws_cloudwatch_log_group")["kms_key_id"] == "${aws_kms_key.service_key.arn}"
     assert only(doc, "aws_lambda_function")["kms_key_arn"] == "${aws_kms_key.service_key.arn}"

@@ -172,6 +172,7 @@ def compose(stack) -> None:
         migration_command=section.migration_command,
         create_codedeploy_app=section.codedeploy_app,
         codedeploy_app_name=codedeploy_app_name(service, env),
+        kms_key_arn=stack.key.key_arn if stack.key else None,
     ))
     for hook in HOOKS:
         stack.output(hook.output_name, hooks.function_arns[hook.key], hook.output_description)

@@ -197,6 +197,7 @@ def _bedrock_checks(section: WebSocketSection, service, Problem) -> list:
 
 def compose(stack) -> None:
     """Add the WebSocket API, its grants and outputs to a :class:`~lambdaform.stacks.ServiceStack`."""
+    from lambdaform.stacks import escape_literal
     from modules._iam import statement
     from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
 
@@ -212,7 +213,7 @@ def compose(stack) -> None:
     )
     api = WebSocketApi(stack, "websocket", WebSocketApiProps(
         name=stack.service.resource_name(env, "ws"),
-        description=section.description,
+        description=escape_literal(section.description),
         routes=routes,
         stage_name=section.stage or env,
         route_selection_expression=section.route_selection_expression,
