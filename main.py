@@ -169,15 +169,18 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Stream terraform
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a terminal).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Synth output folder.")]
 Var = Annotated[list[str] | None, typer.Option("--var", help="Stack variable NAME=VALUE, e.g. api_image_tag=3f2c1e0.")]
+Stack = Annotated[list[str] | None, typer.Option(
+    "--stack", help="Only this stack (full name, or registry / service); repeatable. Default: all, in order.")]
 
 
 def _deployment(service_file: Path, env: str, out: Path, endpoint: str | None, verbose: bool,
-                var: list[str] | None, output: Output):
+                var: list[str] | None, output: Output, stack: list[str] | None = None):
     from lambdaform.deploy import Deployment, RunOptions, parse_vars
     from lambdaform.loader import load_service
 
     return Deployment(load_service(service_file),
-                      RunOptions(env=env, out=out, endpoint=endpoint, verbose=verbose, variables=parse_vars(var)),
+                      RunOptions(env=env, out=out, endpoint=endpoint, verbose=verbose, variables=parse_vars(var),
+                                 stacks=tuple(stack or ())),
                       output)
 
 
@@ -199,6 +202,7 @@ def plan(
     out: Out = Path("cdktf.out"),
     endpoint: Endpoint = None,
     var: Var = None,
+    stack: Stack = None,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 0 no changes, 2 changes, 1 error (invalid input too).")] = False,
     verbose: Verbose = False,
@@ -208,7 +212,7 @@ def plan(
     """Synthesize ENV and show what terraform would change, stack by stack."""
     output = Output(quiet=quiet)
     with handled(output, debug, input_exit=EXIT_TOOL if detailed_exitcode else EXIT_INPUT):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
         deployment.synthesize()
         code, text = deployment.plan(detailed_exitcode)
         typer.echo(text)
@@ -222,6 +226,7 @@ def deploy(
     out: Out = Path("cdktf.out"),
     endpoint: Endpoint = None,
     var: Var = None,
+    stack: Stack = None,
     yes: Yes = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     verbose: Verbose = False,
@@ -231,7 +236,7 @@ def deploy(
     """Synthesize ENV, apply its stacks in order and print the deployed functions."""
     output = Output(quiet=quiet)
     with handled(output, debug):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
         _confirm("deploy", env, yes)
         deployment.synthesize()
         result = deployment.apply()
@@ -243,6 +248,14 @@ def deploy(
 
 def _print_result(output: Output, result) -> None:
     from rich.table import Table
+
+    if not output.out.is_terminal:  # pipes and CI: one plain "name: value" line each
+        for row in result.functions:
+            typer.echo(f"function {row.key}: name={row.name} version={row.version} url={row.url or '-'} "
+                       f"ecr_repository={row.ecr_repository or '-'}")
+        for name, value in result.outputs.items():
+            typer.echo(f"output {name}: {value if isinstance(value, str) else json.dumps(value)}")
+        return
 
     table = Table(title=f"deployed {result.env}", title_justify="left")
     for column in ("function", "name", "version", "url", "ecr repository"):
@@ -265,6 +278,7 @@ def destroy(
     out: Out = Path("cdktf.out"),
     endpoint: Endpoint = None,
     var: Var = None,
+    stack: Stack = None,
     yes: Yes = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -273,7 +287,7 @@ def destroy(
     """Destroy ENV's stacks in reverse order."""
     output = Output(quiet=quiet)
     with handled(output, debug):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output)
+        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
         _confirm("destroy", env, yes)
         deployment.synthesize()
         deployment.destroy()
@@ -318,6 +332,18 @@ def appspec(
     with handled(output, debug):
         path = write_appspec(_deployment(service_file, env, synth_out, endpoint, verbose, None, output), out)
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Run a local AWS emulator (moto) on 127.0.0.1 for `deploy --endpoint`, until Ctrl-C."""
+    from lambdaform.emulator import serve
+
+    output = Output()
+    with handled(output):
+        serve(port, output)
 
 
 @app.command()

@@ -41,6 +41,8 @@ class RunOptions:
     verbose: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     """Extra ``-var`` values, e.g. ``api_image_tag=3f2c1e0``."""
+    stacks: tuple[str, ...] = ()
+    """Act on these stacks only (full names or the ``registry``/``service`` shorthands); all by default."""
 
 
 @dataclass
@@ -173,7 +175,7 @@ class Deployment:
         from lambdaform.commands import synth_loaded
 
         result = synth_loaded(self.loaded, self.options.out, [self.options.env], self.output)
-        self.stacks = result.stacks[self.options.env]
+        self.stacks = self._chosen(result.stacks[self.options.env])
         self.out_dir = result.out_dir
         self._check_variables()
         if self.endpoint:
@@ -182,6 +184,20 @@ class Deployment:
                 (stack_dir / OVERRIDE_FILE).write_text(json.dumps(provider_override(self.endpoint), indent=2) + "\n")
                 if self.service.state.backend == "s3":
                     (stack_dir / BACKEND_CONFIG_FILE).write_text(backend_config(self.endpoint))
+
+    def _chosen(self, stacks: list[str]) -> list[str]:
+        if not self.options.stacks:
+            return stacks
+        shorthand = {"registry": [s for s in stacks if s.endswith("-registry")],
+                     "service": [s for s in stacks if not s.endswith("-registry")]}
+        chosen: list[str] = []
+        for wanted in self.options.stacks:
+            matches = shorthand.get(wanted, [wanted] if wanted in stacks else [])
+            if not matches:
+                raise InputError(f"no stack '{wanted}' in environment '{self.options.env}' "
+                                 f"(stacks: {', '.join(stacks)}; or registry / service)")
+            chosen += [m for m in matches if m not in chosen]
+        return [s for s in stacks if s in chosen]
 
     def stack_dir(self, stack: str) -> Path:
         assert self.out_dir is not None

@@ -159,3 +159,26 @@ def test_bad_endpoint_and_var_are_invalid_input(tmp_path):
     assert result.exit_code == 2 and "must be an http(s) URL" in result.stderr
     result = runner.invoke(app, ["plan", example, "--endpoint", "http://127.0.0.1:9", "--var", "novalue"])
     assert result.exit_code == 2 and "--var takes NAME=VALUE" in result.stderr
+
+
+def test_emulator_command_serves_a_configured_moto_until_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "emulator", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"emulator ready: http://127.0.0.1:{port}"), line + proc.stderr.read()
+        config = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/config", timeout=5).read())
+        assert config["lambda"]["use_docker"] is False
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode == 130
