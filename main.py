@@ -93,7 +93,8 @@ def validate(service_file: ServiceFile = Path("service.yaml"), quiet: Quiet = Fa
 @app.command()
 def synth(
     service_file: ServiceFile = Path("service.yaml"),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("cdktf.out"),
+    out: Annotated[Path, typer.Option("--out", "-o", envvar="CDKTF_OUTDIR",
+                                      help="Output folder (npx cdktf sets it through CDKTF_OUTDIR).")] = Path("cdktf.out"),
     env: Envs = None,
     quiet: Quiet = False,
     debug: Debug = False,

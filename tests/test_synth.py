@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -126,3 +127,18 @@ def test_dockerfile_is_rendered_beside_the_stacks_and_lints_clean(tmp_path):
     broken = tmp_path / "Dockerfile.bad"
     broken.write_text("FROM python\nRUN cd /tmp && apt-get install curl\n")
     assert subprocess.run([str(hadolint), str(broken)], capture_output=True).returncode != 0
+
+
+@pytest.mark.slow
+def test_npx_cdktf_synth_gives_the_same_result_through_cdktf_json(tmp_path):
+    """`npx cdktf synth` runs cdktf.json's app, which is `main.py synth`: same bytes as the CLI itself."""
+    npx = shutil.which("npx")
+    assert npx, "node/npx are required (make install)"
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"}
+    proc = subprocess.run([npx, "--no-install", "cdktf", "synth", "--output", str(tmp_path / "via-cdktf")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    synth_file(ROOT / "service.yaml", tmp_path / "via-main")
+    assert tree_digest(tmp_path / "via-cdktf" / "stacks") == tree_digest(tmp_path / "via-main" / "stacks")
+    assert json.loads((tmp_path / "via-cdktf" / "manifest.json").read_text())["stacks"].keys() == {
+        "nl2sql-agent-dev", "nl2sql-agent-dev-registry", "nl2sql-agent-prod", "nl2sql-agent-prod-registry"}
