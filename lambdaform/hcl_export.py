@@ -948,11 +948,11 @@ def _copy_assets(stack_json: dict, asset_dir: Path, out_dir: Path) -> list[Path]
     for candidate in sorted(_asset_candidates(stack_json)):
         if not candidate or "\n" in candidate or len(candidate) > 1024 or os.path.isabs(candidate):
             continue
-        try:
+        try:  # any string may be a candidate: one longer than a file name can be makes the OS refuse to look
             src = (root / candidate).resolve()
+            if src == root or root not in src.parents or not src.is_file():
+                continue
         except (OSError, ValueError):
-            continue
-        if src == root or root not in src.parents or not src.is_file():
             continue
         rel = src.relative_to(root)
         if rel.parts[0] in _NOT_ASSETS or rel.suffix == ".tfstate" or ".tfstate." in rel.name:

@@ -24,8 +24,6 @@ import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -48,28 +46,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_moto(log_dir: Path):
-    """A moto server on 127.0.0.1 (free port) with managed IAM policies and docker-less Lambda."""
+    """A moto server on 127.0.0.1 (free port), configured like `main.py emulator` does it."""
+    from lambdaform.emulator import configure, moto_binary
+
     port = free_port()
-    binary = Path(sys.executable).with_name("moto_server")
     log = log_dir / "moto.log"
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=sink,
+        proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)], stdout=sink,
                                 stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start:\n{log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-        request = urllib.request.Request(f"{url}/moto-api/config", data=b'{"lambda": {"use_docker": false}}',
-                                         method="POST")
-        urllib.request.urlopen(request, timeout=5).read()
+        try:
+            configure(url)
+        except Exception:
+            raise RuntimeError(f"moto_server did not start:\n{log.read_text()[-2000:]}") from None
         yield url
     finally:
         proc.terminate()

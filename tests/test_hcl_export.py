@@ -843,3 +843,15 @@ def test_tricky_values_survive_export(tf, tmp_path):
         assert out["numbers"] == _NUMBERS + [None, True, [], {}]
         assert out["var_map"] == {"${k}": "${v}", "a.b": "%{x}"}
     assert plans["json"]["planned_values"] == plans["hcl"]["planned_values"]
+
+
+def test_long_literal_strings_are_not_mistaken_for_asset_paths(tmp_path):
+    """A string longer than a file name (e.g. an access-log format) must not stop the export."""
+    from lambdaform.hcl_export import _copy_assets
+
+    long_value = "$context.requestId " * 40
+    stack = {"resource": {"aws_x": {"y": {"format": long_value, "filename": "assets/a.zip"}}}}
+    (tmp_path / "stack" / "assets").mkdir(parents=True)
+    (tmp_path / "stack" / "assets" / "a.zip").write_bytes(b"zip")
+    copied = _copy_assets(stack, tmp_path / "stack", tmp_path / "out")
+    assert copied == [tmp_path / "out" / "assets" / "a.zip"]

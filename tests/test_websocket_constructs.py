@@ -62,6 +62,10 @@ def function_named(doc: dict, key: str) -> dict:
     return resources(doc, "aws_lambda_function")[f"{key}_function"]
 
 
+def function_log_group(doc: dict, key: str) -> dict:
+    return resources(doc, "aws_cloudwatch_log_group")[f"{key}_log_group"]
+
+
 def statements_with(doc: dict, action: str) -> list[tuple[str, dict]]:
     """(role reference, statement) of every inline-policy statement that allows ``action``."""
     found = []
@@ -157,6 +161,10 @@ def test_execution_log_group_is_managed_with_a_retention(dev, prod):
     groups = {g["name"]: g for g in resources(dev, "aws_cloudwatch_log_group").values()}
     execution = groups["API-Gateway-Execution-Logs_${" + API + ".id}/dev"]
     assert execution["retention_in_days"] == 14
+    access = groups["/aws/apigateway/sensor-ws-dev-ws/dev/access"]
+    for group in (access, execution):  # the environment's service key, like the functions' logs
+        assert group["kms_key_id"] == function_log_group(dev, "message")["kms_key_id"]
+        assert reference(group["kms_key_id"])[0] == "aws_kms_key"
     prod_groups = {g["name"]: g for g in resources(prod, "aws_cloudwatch_log_group").values()}
     assert prod_groups["/aws/apigateway/sensor-ws-prod-ws/prod/access"]["retention_in_days"] == 30
 

@@ -21,6 +21,8 @@ What the section adds to the stack (see :mod:`modules.websocket_api` for the API
   ``arn:<partition>:bedrock:<region>:<account>:agent-alias/<agent id>/<alias id>``; the account is the
   one Terraform deploys into (the stack's ``data.aws_caller_identity``, so the file names no account id),
   the region the service's unless given;
+* the API's access and execution log groups encrypted with the environment's service key (unless
+  ``encryption_key: aws-managed``);
 * outputs ``websocket_url`` (``wss://``), ``websocket_callback_url`` (``https://``, the handlers'
   ``WEBSOCKET_ENDPOINT``) and ``websocket_api_id``.
 
@@ -222,6 +224,7 @@ def compose(stack) -> None:
         execution_logging_level=section.execution_logging_level,
         throttling_burst_limit=section.throttling_burst_limit,
         throttling_rate_limit=section.throttling_rate_limit,
+        log_kms_key_arn=stack.key.key_arn if stack.key is not None else None,
         create_account_logging_role=section.create_account_logging_role,
     ))
     callbacks = section.callback_function_keys()
