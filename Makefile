@@ -10,10 +10,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install demo test test-fast bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The NL2SQL image's pins (handlers/api/requirements.txt) constrain the venv, so the tests run the exact
+# versions the container image installs.
+$(VENV)/.installed: pyproject.toml handlers/api/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -c handlers/api/requirements.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed:
