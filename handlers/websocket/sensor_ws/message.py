@@ -8,37 +8,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sensor_ws import clock, events, replies, store
 from sensor_ws.analysis import backend_from_config, build_aggregate
-from sensor_ws.config import ConfigError, get_config
-from sensor_ws.log import bind, get_logger
+from sensor_ws.config import Config
+from sensor_ws.entry import route
+from sensor_ws.log import get_logger
 from sensor_ws.validation import InvalidMessage, parse_message
 
 INTERNAL_ERROR_FRAME = "internal error"
 ANALYSIS_ERROR_FRAME = "analysis unavailable"
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[str, Any]:
+    """Validate and store the reading, describe the connection's recent window, post the reply."""
     logger = get_logger()
-    try:
-        connection_id = events.connection_id(event)
-    except events.EventError as error:
-        with bind(None, context):
-            logger.error("rejected event", extra={"fields": {"reason": str(error)}})
-        return events.server_error()
-    with bind(connection_id, context):
-        try:
-            return _message(event, connection_id)
-        except Exception:  # the last line of defence: a Lambda handler answers, it does not raise
-            logger.exception("unexpected error")
-            return events.server_error()
-
-
-def _message(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
-    logger = get_logger()
-    try:
-        config = get_config()
-    except ConfigError as error:
-        logger.error(str(error))
-        return events.server_error()
     try:
         endpoint = events.callback_endpoint(event, config)
     except events.EventError as error:
@@ -97,3 +78,6 @@ def _message(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
         return events.server_error()
     logger.info("description sent", extra={"fields": {"readingCount": aggregate["count"]}})
     return events.ok()
+
+
+handler = route(_message)
