@@ -65,6 +65,7 @@ def handled(output: Output, debug: bool = False, input_exit: int = EXIT_INPUT) -
         raise typer.Exit(EXIT_TOOL) from None
     except KeyboardInterrupt:
         output.error("interrupted; nothing was left half-written")
+        _quiet_broken_pipes_at_exit()
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
@@ -73,6 +74,19 @@ def handled(output: Output, debug: bool = False, input_exit: int = EXIT_INPUT) -
             raise
         output.error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         raise typer.Exit(EXIT_TOOL) from None
+
+
+def _quiet_broken_pipes_at_exit() -> None:
+    """Ctrl-C on a terminal reaches the whole process group, jsii's node process included; at exit jsii's
+    own hook then writes to the dead process and Python prints the BrokenPipeError as a traceback. After an
+    interrupt that error says nothing new: silence it, and only it."""
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, BrokenPipeError):
+            default(unraisable)
+
+    sys.unraisablehook = hook
 
 
 @app.command()

@@ -82,6 +82,47 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class Interrupts:
+    """Signals held by :func:`deferred_interrupts`; ``check()`` acts on them at a safe point."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def check(self) -> None:
+        if self.received:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[Interrupts]:
+    """Hold SIGINT/SIGTERM while jsii works, and raise ``KeyboardInterrupt`` at ``check()`` or at the end.
+
+    Every cdktf call is a request to jsii's node process, and some of them write into the temporary
+    folder (``App()`` creates ``stacks/``, ``app.synth()`` writes the stacks). A signal that reaches only
+    this process would raise in the middle of such a call: the cleanup would then race node, which is still
+    writing (leaving a folder behind), and the jsii channel would be left out of step. Held signals are
+    acted on between calls, so cleanup runs once node is done; when node itself was interrupted (Ctrl-C on
+    a terminal reaches the whole process group) the failed call still ends as an interrupt."""
+    interrupts = Interrupts()
+    if not _in_main_thread():
+        yield interrupts
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: handler for sig, handler in previous.items() if handler is not None}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
+    try:
+        yield interrupts
+    except Exception:
+        if interrupts.received:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    interrupts.check()
+
+
 def package_specs(loaded: LoadedService, service: Service, env: str) -> dict[str, PackageSpec]:
     """Every zip one environment needs: its zip functions' folders plus the sections' own packages."""
     specs = {
@@ -159,16 +200,18 @@ def synthesize(
     services = {env: loaded.environments[env] for env in chosen}
     packages = _package_zips(loaded, services, progress)
     result = SynthResult(out_dir=final_out)
-    with atomic_dir(final_out) as tmp:
+    with atomic_dir(final_out) as tmp, deferred_interrupts() as interrupts:
         progress("building stacks")
         app = App(outdir=str(tmp), stack_traces=False)
         for env, service in services.items():
+            interrupts.check()
             refs = {
                 key: ZipPackage(filename=f"{ASSETS_DIR}/{key}.zip", source_code_hash=pkg.source_code_hash)
                 for (e, key), pkg in packages.items() if e == env
             }
             stacks = build_app(app, service, env, loaded.root, final_out, refs)
             result.stacks[env] = [s.node.id for s in stacks]
+        interrupts.check()
         progress("synthesizing Terraform JSON")
         app.synth()
         progress("writing packages and artifacts")

@@ -87,14 +87,17 @@ def test_failed_synth_leaves_previous_output_and_no_temporary_folder(twin, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "svc"]
 
 
-def test_sigint_during_synth_leaves_no_partial_output(tmp_path):
-    """Ctrl-C in the middle of a synth: no output folder, no temporary folder, exit 130."""
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_sigint_during_synth_leaves_no_partial_output(tmp_path, target):
+    """Ctrl-C in the middle of a synth: no output folder, no temporary folder, exit 130, no traceback.
+    ``process``: the signal reaches lambdaform only (``kill -INT``); ``group``: the whole process group, jsii's
+    node process included, as Ctrl-C on a terminal does."""
     service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
                             .replace("handlers/two", "handlers/vela_runtime"))
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
     )
     # wait until the temporary folder exists (the synth is under way), then interrupt
     deadline = time.monotonic() + 60
@@ -102,11 +105,50 @@ def test_sigint_during_synth_leaves_no_partial_output(tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "synth never started writing"
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    if target == "group":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
+
+
+def test_sigint_while_node_writes_the_stacks_leaves_no_partial_output(tmp_path):
+    """Ctrl-C while jsii's node process writes the stacks (app.synth): the signal is held until node is
+    done, then the temporary folder goes. Raising mid-call used to race node and leave the folder behind."""
+    service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
+                            .replace("handlers/two", "handlers/vela_runtime"))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    seen = []
+    for line in proc.stderr:  # progress lines, plain off a terminal
+        seen.append(line)
+        if "synthesizing Terraform JSON" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=60)
+    assert any("synthesizing Terraform JSON" in line for line in seen), "".join(seen) + stderr
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
+
+
+def test_deferred_interrupts_hold_the_signal_until_the_block_ends():
+    from lambdaform.synth import deferred_interrupts
+
+    finished = False
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now; the block goes on
+            finished = True
+    assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_dockerfile_is_rendered_beside_the_stacks_and_lints_clean(tmp_path):
