@@ -214,11 +214,14 @@ class _SmokeApp(BaseHTTPRequestHandler):
             self._send(404, b"{}")
 
     def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the hook gave up first (the timeout tests): expected, not a server error
 
     def log_message(self, format: str, *args: Any) -> None:  # keep stdout pure JSON log lines
         pass
