@@ -61,13 +61,14 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield tmp
-        backup = None
-        if final.exists():
-            backup = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, backup)
-        os.replace(tmp, final)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+        with deferred_interrupts():  # never stop between the two renames: the old output is in backup then
+            backup = None
+            if final.exists():
+                backup = final.parent / f".{final.name}.old-{os.getpid()}"
+                os.replace(final, backup)
+            os.replace(tmp, final)
+            if backup is not None:
+                shutil.rmtree(backup, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
