@@ -108,8 +108,8 @@ def deferred_interrupts() -> Iterator[Interrupts]:
     if not _in_main_thread():
         yield interrupts
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    previous = {sig: handler for sig, handler in previous.items() if handler is not None}
+    previous = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(sig)) is not None}
     for sig in previous:
         signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
     try:

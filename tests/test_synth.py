@@ -87,18 +87,22 @@ def test_failed_synth_leaves_previous_output_and_no_temporary_folder(twin, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "svc"]
 
 
+def _start_synth(tmp_path: Path) -> subprocess.Popen:
+    """``main.py synth`` of a two-function service into ``tmp_path/out``, in a process group of its own."""
+    service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
+                            .replace("handlers/two", "handlers/vela_runtime"))
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
+    )
+
+
 @pytest.mark.parametrize("target", ["process", "group"])
 def test_sigint_during_synth_leaves_no_partial_output(tmp_path, target):
     """Ctrl-C in the middle of a synth: no output folder, no temporary folder, exit 130, no traceback.
     ``process``: the signal reaches lambdaform only (``kill -INT``); ``group``: the whole process group, jsii's
     node process included, as Ctrl-C on a terminal does."""
-    service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
-                            .replace("handlers/two", "handlers/vela_runtime"))
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
-    )
+    proc = _start_synth(tmp_path)
     # wait until the temporary folder exists (the synth is under way), then interrupt
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir()):
@@ -119,12 +123,7 @@ def test_sigint_during_synth_leaves_no_partial_output(tmp_path, target):
 def test_sigint_while_node_writes_the_stacks_leaves_no_partial_output(tmp_path):
     """Ctrl-C while jsii's node process writes the stacks (app.synth): the signal is held until node is
     done, then the temporary folder goes. Raising mid-call used to race node and leave the folder behind."""
-    service = write_service(tmp_path / "svc", SERVICE.replace("handlers/one", "handlers/vela_runtime")
-                            .replace("handlers/two", "handlers/vela_runtime"))
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "synth", str(service), "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )
+    proc = _start_synth(tmp_path)
     seen = []
     for line in proc.stderr:  # progress lines, plain off a terminal
         seen.append(line)
