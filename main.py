@@ -49,8 +49,7 @@ Envs = Annotated[
 @contextmanager
 def handled(output: Output, debug: bool = False, input_exit: int = EXIT_INPUT) -> Iterator[None]:
     """Turn lambdaform's errors into one clear message and the documented exit code."""
-    from lambdaform.errors import InputError, ToolError
-    from lambdaform.loader import ServiceFileError
+    from lambdaform.errors import InputError, ServiceFileError, ToolError
 
     try:
         yield
@@ -92,11 +91,11 @@ def _quiet_broken_pipes_at_exit() -> None:
 @app.command()
 def validate(service_file: ServiceFile = Path("service.yaml"), quiet: Quiet = False, debug: Debug = False) -> None:
     """Check a service file and report every problem with its field path."""
-    from lambdaform.loader import load_service
+    from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        loaded = load_service(service_file)
+        loaded = commands.validate(service_file)
         functions = ", ".join(f"{k} ({f.package})" for k, f in loaded.base.functions.items())
         typer.echo(
             f"{service_file}: valid - project {loaded.base.project}, "
@@ -151,9 +150,9 @@ def list_(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the service file (for editor completion)."""
-    from lambdaform.service import Service
+    from lambdaform.commands import schema as service_schema
 
-    typer.echo(json.dumps(Service.model_json_schema(), indent=2))
+    typer.echo(json.dumps(service_schema(), indent=2))
 
 
 @app.command()
@@ -188,26 +187,27 @@ Stack = Annotated[list[str] | None, typer.Option(
     "--stack", help="Only this stack (full name, or registry / service); repeatable. Default: all, in order.")]
 
 
-def _deployment(service_file: Path, env: str, out: Path, endpoint: str | None, verbose: bool,
-                var: list[str] | None, output: Output, stack: list[str] | None = None):
-    from lambdaform.deploy import Deployment, RunOptions, parse_vars
-    from lambdaform.loader import load_service
+def _options(env: str, out: Path, endpoint: str | None, verbose: bool, var: list[str] | None,
+             stack: list[str] | None = None):
+    from lambdaform.deploy import RunOptions, parse_vars
 
-    return Deployment(load_service(service_file),
-                      RunOptions(env=env, out=out, endpoint=endpoint, verbose=verbose, variables=parse_vars(var),
-                                 stacks=tuple(stack or ())),
-                      output)
+    return RunOptions(env=env, out=out, endpoint=endpoint, verbose=verbose, variables=parse_vars(var),
+                      stacks=tuple(stack or ()))
 
 
-def _confirm(action: str, env: str, yes: bool) -> None:
+def _confirmer(yes: bool):
+    """``confirm(action, env)``: go on with --yes; ask on a terminal; refuse without one."""
     from lambdaform.errors import InputError
 
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise InputError(f"refusing to {action} '{env}' without a terminal to confirm on; pass --yes")
-    if not typer.confirm(f"{action} environment '{env}'?", default=False):
-        raise typer.Exit(1)
+    def confirm(action: str, env: str) -> None:
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise InputError(f"refusing to {action} '{env}' without a terminal to confirm on; pass --yes")
+        if not typer.confirm(f"{action} environment '{env}'?", default=False):
+            raise typer.Exit(1)
+
+    return confirm
 
 
 @app.command()
@@ -225,11 +225,12 @@ def plan(
     debug: Debug = False,
 ) -> None:
     """Synthesize ENV and show what terraform would change, stack by stack."""
+    from lambdaform import commands
+
     output = Output(quiet=quiet)
     with handled(output, debug, input_exit=EXIT_TOOL if detailed_exitcode else EXIT_INPUT):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
-        deployment.synthesize()
-        code, text = deployment.plan(detailed_exitcode)
+        code, text = commands.plan(service_file, _options(env, out, endpoint, verbose, var, stack), output,
+                                   detailed_exitcode=detailed_exitcode)
         typer.echo(text)
     raise typer.Exit(code)
 
@@ -249,41 +250,16 @@ def deploy(
     debug: Debug = False,
 ) -> None:
     """Synthesize ENV, apply its stacks in order and print the deployed functions."""
+    from lambdaform import commands
+
     output = Output(quiet=quiet)
     with handled(output, debug):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
-        _confirm("deploy", env, yes)
-        deployment.synthesize()
-        result = deployment.apply()
+        result = commands.deploy(service_file, _options(env, out, endpoint, verbose, var, stack), output,
+                                 _confirmer(yes))
         if as_json:
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:
-            _print_result(output, result)
-
-
-def _print_result(output: Output, result) -> None:
-    from rich.table import Table
-
-    if not output.out.is_terminal:  # pipes and CI: one plain "name: value" line each
-        for row in result.functions:
-            typer.echo(f"function {row.key}: name={row.name} version={row.version} url={row.url or '-'} "
-                       f"ecr_repository={row.ecr_repository or '-'}")
-        for name, value in result.outputs.items():
-            typer.echo(f"output {name}: {value if isinstance(value, str) else json.dumps(value)}")
-        return
-
-    table = Table(title=f"deployed {result.env}", title_justify="left")
-    for column in ("function", "name", "version", "url", "ecr repository"):
-        table.add_column(column, overflow="fold")
-    for row in result.functions:
-        table.add_row(row.key, row.name, row.version, row.url or "-", row.ecr_repository or "-")
-    output.out.print(table)
-    outputs = Table(title="outputs", title_justify="left")
-    outputs.add_column("name")
-    outputs.add_column("value", overflow="fold")
-    for name, value in result.outputs.items():
-        outputs.add_row(name, value if isinstance(value, str) else json.dumps(value))
-    output.out.print(outputs)
+            output.deploy_result(result)
 
 
 @app.command()
@@ -300,13 +276,13 @@ def destroy(
     debug: Debug = False,
 ) -> None:
     """Destroy ENV's stacks in reverse order."""
+    from lambdaform import commands
+
     output = Output(quiet=quiet)
     with handled(output, debug):
-        deployment = _deployment(service_file, env, out, endpoint, verbose, var, output, stack)
-        _confirm("destroy", env, yes)
-        deployment.synthesize()
-        deployment.destroy()
-        typer.echo(f"destroyed {env}: {', '.join(reversed(deployment.stacks))}")
+        destroyed = commands.destroy(service_file, _options(env, out, endpoint, verbose, var, stack), output,
+                                     _confirmer(yes))
+        typer.echo(f"destroyed {env}: {', '.join(destroyed)}")
 
 
 @app.command()
@@ -341,11 +317,11 @@ def appspec(
     debug: Debug = False,
 ) -> None:
     """Write the CodeDeploy AppSpec (appspec.yml) naming ENV's deployed lifecycle-hook functions."""
-    from lambdaform.appspec import write_appspec
+    from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        path = write_appspec(_deployment(service_file, env, synth_out, endpoint, verbose, None, output), out)
+        path = commands.appspec(service_file, _options(env, synth_out, endpoint, verbose, None), out, output)
         typer.echo(f"wrote {path}")
 
 
@@ -354,11 +330,11 @@ def emulator(
     port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Run a local AWS emulator (moto) on 127.0.0.1 for `deploy --endpoint`, until Ctrl-C."""
-    from lambdaform.emulator import serve
+    from lambdaform import commands
 
     output = Output()
     with handled(output):
-        serve(port, output)
+        commands.emulator(port, output)
 
 
 @app.command()
@@ -369,13 +345,11 @@ def workflows(
     debug: Debug = False,
 ) -> None:
     """Render the GitHub Actions workflows (plan on PR, apply on main, image build/deploy)."""
-    from lambdaform.loader import load_service
-    from lambdaform.workflows import context_from_service, write_workflows
+    from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        loaded = load_service(service_file)
-        written = write_workflows(context_from_service(loaded, repo_root.resolve()), repo_root.resolve())
+        written = commands.write_workflows(service_file, repo_root)
         for path in written:
             typer.echo(f"wrote {path}")
 

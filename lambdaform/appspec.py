@@ -1,26 +1,20 @@
 """The CodeDeploy AppSpec of an ECS blue/green deployment whose lifecycle hooks are the deploy_hooks functions.
 
-Three entry points, one renderer (``templates/appspec.yml.j2``):
+Two entry points, one renderer (``templates/appspec.yml.j2``); ``lambdaform appspec`` is
+:func:`lambdaform.commands.write_appspec`, which feeds them a deployed environment's outputs:
 
 * :func:`render_appspec` - the YAML, from hook ARNs by lifecycle event. At synth the ARNs are Terraform
   references, so the stack's ``appspec`` output holds the real ARNs once applied.
 * :func:`appspec_from_outputs` - the hook ARNs from a deployed stack's outputs (the seed's output names).
-* :func:`write_appspec` - what ``main.py appspec SERVICE --env ENV [--out appspec.yml]`` does.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdaform.render import render
-
-if TYPE_CHECKING:
-    from lambdaform.deploy import Deployment
 
 TEMPLATE = "appspec.yml.j2"
 TASK_DEFINITION_PLACEHOLDER = "<TASK_DEFINITION>"
@@ -97,38 +91,3 @@ def appspec_from_outputs(outputs: Mapping[str, Any]) -> dict[str, str]:
     if missing:
         raise ValueError(f"missing output(s) {', '.join(missing)}")
     return {event: arns[event] for event in LIFECYCLE_EVENTS}
-
-
-def write_appspec(deployment: Deployment, out_path: Path | str) -> Path:
-    """Read the deployed hook ARNs of ``deployment``'s environment and write the AppSpec to ``out_path``
-    (container and platform settings from its ``deploy_hooks`` section). Returns the file's path.
-
-    :class:`~lambdaform.errors.InputError` when the service has no ``deploy_hooks`` section or the
-    environment has not been deployed."""
-    from lambdaform.errors import InputError
-
-    section = deployment.service.deploy_hooks
-    env = deployment.options.env
-    if section is None:
-        raise InputError(f"{deployment.loaded.path}: no deploy_hooks section, so there is no AppSpec to write")
-    deployment.synthesize()
-    stack = deployment.stacks[-1]
-    deployment.init(stack)
-    try:
-        hook_arns = appspec_from_outputs(deployment.outputs(stack))
-    except ValueError as exc:
-        raise InputError(f"environment '{env}' has no deployed deploy hooks ({exc}); run deploy first") from None
-    text = render_appspec(hook_arns, section.container_name, section.container_port,
-                          platform_version=section.platform_version)
-    target = Path(out_path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for secrets; an AppSpec is not one
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target

@@ -1,4 +1,13 @@
-"""What each CLI command does, as plain functions (``main.py`` only parses and prints)."""
+"""What each CLI command does, as plain functions: the only place that sequences the pipeline.
+
+Every command is one call from ``main.py`` into this module, and each is the same flow with a different
+consumer at the end::
+
+    load_service (loader) -> synth.run (stacks, packages, artifacts) -> one consumer:
+        Deployment (terraform plan/apply/destroy) | hcl_export | workflows | appspec
+
+Nothing below this module imports it; ``main.py`` only parses arguments and prints what comes back.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +15,46 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
+from lambdaform import synth
 from lambdaform.console import Output
-from lambdaform.errors import BuildError, InputError, ToolError
+from lambdaform.deploy import DeployResult, Deployment, RunOptions
+from lambdaform.errors import InputError, ToolError
 from lambdaform.loader import LoadedService, load_service
-from lambdaform.packaging import PackagingError
-from lambdaform.synth import SynthResult, synthesize
+from lambdaform.synth import SynthResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
 
+Confirm = Callable[[str, str], None]
+"""``confirm(action, env)`` returns to go on, or raises to stop (the CLI asks on a terminal)."""
+
+
+# -- validate / synth / list / schema ---------------------------------------------------------------------
+
+
+def validate(service_file: Path) -> LoadedService:
+    """Load and check a service file (every problem at once, as a ServiceFileError)."""
+    return load_service(service_file)
+
 
 def synth_loaded(loaded: LoadedService, out: Path, envs: list[str] | None, output: Output) -> SynthResult:
-    unknown = [e for e in envs or [] if e not in loaded.environments]
-    if unknown:
-        raise InputError(
-            f"{loaded.path}: environment '{unknown[0]}' is not defined (defined: {', '.join(loaded.environments)})"
-        )
-    with output.progress("synth") as step:
-        try:
-            return synthesize(loaded, out, environments=envs or None, progress=step)
-        except PackagingError as exc:
-            raise BuildError(str(exc)) from None
+    return synth.run(loaded, out, envs, output)
 
 
 def synth_service(service_file: Path, out: Path, envs: list[str] | None, output: Output) -> SynthResult:
     """Validate, then synthesize into ``out``."""
-    return synth_loaded(load_service(service_file), out, envs, output)
+    return synth.run(load_service(service_file), out, envs, output)
 
 
 def list_resources(service_file: Path, envs: list[str] | None, output: Output) -> dict[str, list[str]]:
     """Stack name -> resource and data-source addresses, from a throw-away synth."""
     loaded = load_service(service_file)
     with tempfile.TemporaryDirectory(prefix="lambdaform-list-") as tmp:
-        result = synth_loaded(loaded, Path(tmp) / "out", envs, output)
+        result = synth.run(loaded, Path(tmp) / "out", envs, output)
         listing: dict[str, list[str]] = {}
         for stacks in result.stacks.values():
             for stack in stacks:
@@ -55,21 +69,29 @@ def list_resources(service_file: Path, envs: list[str] | None, output: Output) -
         return listing
 
 
+def schema() -> dict[str, Any]:
+    """JSON Schema of the service file."""
+    from lambdaform.service import Service
+
+    return Service.model_json_schema()
+
+
+# -- init -------------------------------------------------------------------------------------------------
+
+
 def blueprints() -> dict[str, Path]:
     return {p.stem: p for p in sorted(EXAMPLES.glob("*.yaml"))}
 
 
 def _referenced_paths(loaded: LoadedService) -> list[str]:
-    """Every folder or file the service file points at (function sources, Dockerfiles, section packages),
+    """Every folder or file the service file points at (function sources, Dockerfiles, kinds' packages),
     as written in the file (relative to it)."""
-    from lambdaform.synth import package_specs
-
     found: dict[str, None] = {}
     for env, service in loaded.environments.items():
         for fn in service.functions.values():
             for relative in filter(None, (fn.source, fn.dockerfile)):
                 found[relative] = None
-        for spec in package_specs(loaded, service, env).values():
+        for spec in loaded.package_specs(env).values():
             found[os.path.relpath(spec.source, loaded.root)] = None
     return list(found)
 
@@ -117,6 +139,41 @@ def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Pa
     return written
 
 
+# -- plan / deploy / destroy ------------------------------------------------------------------------------
+
+
+def prepare(service_file: Path, options: RunOptions, output: Output) -> Deployment:
+    """Load the file and check everything a terraform run needs (environment, credentials, terraform)."""
+    return Deployment(load_service(service_file), options, output)
+
+
+def plan(service_file: Path, options: RunOptions, output: Output, *, detailed_exitcode: bool) -> tuple[int, str]:
+    """Synthesize and plan every stack: (exit code, plan text)."""
+    deployment = prepare(service_file, options, output)
+    deployment.synthesize()
+    return deployment.plan(detailed_exitcode)
+
+
+def deploy(service_file: Path, options: RunOptions, output: Output, confirm: Confirm) -> DeployResult:
+    """Synthesize and apply every stack in order; the deployed functions and outputs."""
+    deployment = prepare(service_file, options, output)
+    confirm("deploy", options.env)
+    deployment.synthesize()
+    return deployment.apply()
+
+
+def destroy(service_file: Path, options: RunOptions, output: Output, confirm: Confirm) -> list[str]:
+    """Destroy every stack in reverse order; the destroyed stacks, in that order."""
+    deployment = prepare(service_file, options, output)
+    confirm("destroy", options.env)
+    deployment.synthesize()
+    deployment.destroy()
+    return list(reversed(deployment.stacks))
+
+
+# -- hcl / workflows / appspec / emulator -----------------------------------------------------------------
+
+
 def export_hcl(service_file: Path, env: str, out: Path, output: Output) -> list[Path]:
     """Synthesize ``env`` and write each of its stacks as plain HCL under ``out/<stack>/`` (atomically).
 
@@ -129,18 +186,93 @@ def export_hcl(service_file: Path, env: str, out: Path, output: Output) -> list[
     loaded = load_service(service_file)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="lambdaform-hcl-") as tmp:
-        result = synth_loaded(loaded, Path(tmp) / "synth", [env], output)
+        result = synth.run(loaded, Path(tmp) / "synth", [env], output)
         with output.progress(f"hcl {env}") as step, atomic_dir(out) as target:
             for stack in result.stacks[env]:
                 stack_dir = result.stack_dir(stack)
                 step(f"{stack}: provider schema")
                 try:
-                    schema = load_provider_schema(stack_dir, loaded.root / ".lambdaform" / "schema-cache")
+                    schema_doc = load_provider_schema(stack_dir, loaded.root / ".lambdaform" / "schema-cache")
                 except TerraformError as exc:
                     raise ToolError(f"terraform could not load the provider schema:\n{exc.output[-2000:]}") from None
                 step(f"{stack}: writing HCL")
                 document = json.loads((stack_dir / "cdk.tf.json").read_text())
-                files = export_stack(document, schema, target / stack, asset_dir=stack_dir,
+                files = export_stack(document, schema_doc, target / stack, asset_dir=stack_dir,
                                      title=f"{loaded.base.project} - {env} ({stack})")
                 written += [out.resolve() / p.relative_to(target) for p in files]
     return written
+
+
+def write_workflows(service_file: Path, repo_root: Path) -> list[Path]:
+    """Render the GitHub workflows of a service file into ``repo_root``."""
+    from lambdaform.workflows import WorkflowContextError, context_from_service
+    from lambdaform.workflows import write_workflows as write
+
+    loaded = load_service(service_file)
+    root = repo_root.resolve()
+    try:
+        return write(context_from_service(loaded, root), root)
+    except WorkflowContextError as exc:
+        raise InputError(str(exc)) from None
+
+
+class _Deployed(Protocol):
+    """What :func:`write_appspec` uses of a :class:`~lambdaform.deploy.Deployment`."""
+
+    loaded: LoadedService
+    service: Any
+    options: Any
+    stacks: list[str]
+
+    def synthesize(self) -> None: ...
+
+    def init(self, stack: str) -> None: ...
+
+    def outputs(self, stack: str) -> dict: ...
+
+
+def write_appspec(deployment: _Deployed, out_path: Path | str) -> Path:
+    """Read the deployed hook ARNs of ``deployment``'s environment and write the AppSpec to ``out_path``
+    (container and platform settings from its ``deploy_hooks`` section). Returns the file's path.
+
+    :class:`~lambdaform.errors.InputError` when the service has no ``deploy_hooks`` section or the
+    environment has not been deployed."""
+    from lambdaform.appspec import appspec_from_outputs, render_appspec
+
+    section = deployment.service.deploy_hooks
+    env = deployment.options.env
+    if section is None:
+        raise InputError(f"{deployment.loaded.path}: no deploy_hooks section, so there is no AppSpec to write")
+    deployment.synthesize()
+    stack = deployment.stacks[-1]
+    deployment.init(stack)
+    try:
+        hook_arns = appspec_from_outputs(deployment.outputs(stack))
+    except ValueError as exc:
+        raise InputError(f"environment '{env}' has no deployed deploy hooks ({exc}); run deploy first") from None
+    text = render_appspec(hook_arns, section.container_name, section.container_port,
+                          platform_version=section.platform_version)
+    target = Path(out_path).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for secrets; an AppSpec is not one
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def appspec(service_file: Path, options: RunOptions, out: Path, output: Output) -> Path:
+    """Write the AppSpec naming an environment's deployed lifecycle-hook functions."""
+    return write_appspec(prepare(service_file, options, output), out)
+
+
+def emulator(port: int, output: Output) -> None:
+    """Serve a local moto emulator until interrupted."""
+    from lambdaform.emulator import serve
+
+    serve(port, output)

@@ -6,11 +6,13 @@ is one plain ``lambdaform: ...`` line on stderr, so stdout stays parseable.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 
@@ -63,3 +65,28 @@ class Output:
     def stream(self, line: str) -> None:
         """Pass one line of an external tool's output through (``--verbose``)."""
         print(line, file=sys.stderr, flush=True)
+
+    def deploy_result(self, result: Any) -> None:
+        """A :class:`~lambdaform.deploy.DeployResult` on stdout: tables on a terminal, otherwise one plain
+        ``name: value`` line per function and output (pipes and CI)."""
+        if not self.out.is_terminal:
+            for row in result.functions:
+                print(f"function {row.key}: name={row.name} version={row.version} url={row.url or '-'} "
+                      f"ecr_repository={row.ecr_repository or '-'}", flush=True)
+            for name, value in result.outputs.items():
+                print(f"output {name}: {value if isinstance(value, str) else json.dumps(value)}", flush=True)
+            return
+        from rich.table import Table
+
+        table = Table(title=f"deployed {result.env}", title_justify="left")
+        for column in ("function", "name", "version", "url", "ecr repository"):
+            table.add_column(column, overflow="fold")
+        for row in result.functions:
+            table.add_row(row.key, row.name, row.version, row.url or "-", row.ecr_repository or "-")
+        self.out.print(table)
+        outputs = Table(title="outputs", title_justify="left")
+        outputs.add_column("name")
+        outputs.add_column("value", overflow="fold")
+        for name, value in result.outputs.items():
+            outputs.add_row(name, value if isinstance(value, str) else json.dumps(value))
+        self.out.print(outputs)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from lambdaform import names, synth
 from lambdaform.console import Output
 from lambdaform.errors import AuthError, InputError, PlatformError, ToolError
 from lambdaform.loader import LoadedService
@@ -151,13 +152,8 @@ class Deployment:
     """One environment of one service, ready to run Terraform on."""
 
     def __init__(self, loaded: LoadedService, options: RunOptions, output: Output):
-        if options.env not in loaded.environments:
-            raise InputError(
-                f"{loaded.path}: environment '{options.env}' is not defined "
-                f"(defined: {', '.join(loaded.environments)})"
-            )
         self.loaded = loaded
-        self.service = loaded.environments[options.env]
+        self.service = loaded.select([options.env])[options.env]
         self.options = options
         self.output = output
         self.endpoint = resolve_endpoint(options.endpoint)
@@ -172,9 +168,8 @@ class Deployment:
     # -- preparation --------------------------------------------------------------------------------
 
     def synthesize(self) -> None:
-        from lambdaform.commands import synth_loaded
-
-        result = synth_loaded(self.loaded, self.options.out, [self.options.env], self.output)
+        """Synthesize the environment into ``options.out`` and prepare its stacks for terraform."""
+        result = synth.run(self.loaded, self.options.out, [self.options.env], self.output)
         self.stacks = self._chosen(result.stacks[self.options.env])
         self.out_dir = result.out_dir
         self._check_variables()
@@ -188,8 +183,8 @@ class Deployment:
     def _chosen(self, stacks: list[str]) -> list[str]:
         if not self.options.stacks:
             return stacks
-        shorthand = {"registry": [s for s in stacks if s.endswith("-registry")],
-                     "service": [s for s in stacks if not s.endswith("-registry")]}
+        shorthand = {"registry": [s for s in stacks if names.is_registry_stack(s)],
+                     "service": [s for s in stacks if not names.is_registry_stack(s)]}
         chosen: list[str] = []
         for wanted in self.options.stacks:
             matches = shorthand.get(wanted, [wanted] if wanted in stacks else [])
@@ -287,13 +282,12 @@ class Deployment:
         shown = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in sorted(merged.items())}
         rows = []
         for key in self.service.functions:
-            prefix = key.replace("-", "_")
             rows.append(FunctionRow(
                 key=key,
-                name=str(shown.get(f"{prefix}_function_name", "")),
-                version=str(shown.get(f"{prefix}_function_version", "")),
-                url=str(shown.get(f"{prefix}_function_url", "")),
-                ecr_repository=str(shown.get(f"{prefix}_ecr_repository_url", "")),
+                name=str(shown.get(names.output(key, "function_name"), "")),
+                version=str(shown.get(names.output(key, "function_version"), "")),
+                url=str(shown.get(names.output(key, "function_url"), "")),
+                ecr_repository=str(shown.get(names.output(key, "ecr_repository_url"), "")),
             ))
         return DeployResult(env=self.options.env, stacks=self.stacks, functions=rows, outputs=shown)
 

@@ -5,6 +5,10 @@ Categories follow the deploy story they grew from: Auth, Config, Build, Platform
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
 
 class LambdaformError(Exception):
     category = "Error"
@@ -35,3 +39,26 @@ class ToolError(LambdaformError):
 
 class PlatformError(ToolError):
     category = "Platform"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a service file: where (dotted field path) and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class ServiceFileError(Exception):
+    """The service file cannot be used; ``problems`` lists every reason found (the CLI exits 2)."""
+
+    def __init__(self, file: Path | str, problems: Iterable[Problem]):
+        self.file = str(file)
+        self.problems = list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        return "\n".join(f"{self.file}: {p}" for p in self.problems)

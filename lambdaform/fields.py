@@ -15,9 +15,12 @@ Name = Annotated[
 ]
 """A short resource-name part (project, environment, function key). Combined names must fit AWS limits."""
 
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
+"""An AWS region code (``us-east-1``, ``us-gov-west-1``, ``us-isob-east-1``): the one rule for regions."""
+
 Region = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"),
+    StringConstraints(pattern=REGION_PATTERN),
     Field(description="An AWS region code such as us-east-1."),
 ]
 

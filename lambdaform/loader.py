@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,34 +19,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lambdaform.errors import InputError, Problem, ServiceFileError
+from lambdaform.kinds import KINDS, CheckContext, PackageSpec, by_key, reference_pattern
+from lambdaform.names import physical
 from lambdaform.service import Service
+
+__all__ = ["LoadedService", "Problem", "ServiceFileError", "load_service", "parse_yaml"]
 
 MAX_FILE_BYTES = 1_000_000
 NOT_OVERRIDABLE = ("project", "environments")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a service file: where (dotted field path) and why."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
-
-
-class ServiceFileError(Exception):
-    """The service file cannot be used; ``problems`` lists every reason found."""
-
-    def __init__(self, file: Path | str, problems: Iterable[Problem]):
-        self.file = str(file)
-        self.problems = list(problems)
-        super().__init__(self.message())
-
-    def message(self) -> str:
-        lines = [f"{self.file}: {p}" for p in self.problems]
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -65,6 +45,30 @@ class LoadedService:
 
     def resolve(self, relative: str) -> Path:
         return (self.root / relative).resolve()
+
+    def select(self, envs: Iterable[str] | None = None) -> dict[str, Service]:
+        """The named environments' models (all, in file order, when ``envs`` is empty); an unknown name is
+        an :class:`~lambdaform.errors.InputError` naming the defined ones. The one place that check lives."""
+        chosen = list(envs or self.environments)
+        for env in chosen:
+            if env not in self.environments:
+                raise InputError(f"{self.path}: environment '{env}' is not defined "
+                                 f"(defined: {', '.join(self.environments)})")
+        return {env: self.environments[env] for env in chosen}
+
+    def check_context(self, env: str) -> CheckContext:
+        return CheckContext(root=self.root, env=env, service=self.environments[env], base=self.base)
+
+    def package_specs(self, env: str) -> dict[str, PackageSpec]:
+        """Every zip one environment needs: its zip functions' folders plus the kinds' own packages."""
+        service = self.environments[env]
+        specs = {key: PackageSpec(self.resolve(fn.source), tuple(fn.exclude))
+                 for key, fn in service.functions.items() if fn.package == "zip"}
+        ctx = self.check_context(env)
+        for kind in KINDS:
+            if kind.present(service):
+                specs.update(kind.packages(ctx))
+        return specs
 
 
 # --- YAML -------------------------------------------------------------------------------------------
@@ -235,21 +239,19 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-REF = re.compile(r"\$\{(tables|buckets|queues)\.([^.}]+)\.([^}]+)\}")
-REF_ATTRIBUTES = {"tables": ("name", "arn"), "buckets": ("name", "arn"), "queues": ("name", "arn", "url")}
-
-
 def _reference_checks(service: Service) -> list[Problem]:
     problems: list[Problem] = []
     for key, fn in service.functions.items():
         for var, value in fn.environment.items():
-            for kind, target, attribute in REF.findall(value):
+            for kind_key, target, attribute in reference_pattern().findall(value):
                 where = f"functions.{key}.environment.{var}"
-                if target not in getattr(service, kind):
-                    declared = ", ".join(getattr(service, kind)) or "none"
-                    problems.append(Problem(where, f"refers to {kind}.{target}, which is not declared (declared: {declared})"))
-                elif attribute not in REF_ATTRIBUTES[kind]:
-                    problems.append(Problem(where, f"{kind} have {', '.join(REF_ATTRIBUTES[kind])}, not '{attribute}'"))
+                kind = by_key(kind_key)
+                declared = kind.items(service)
+                if target not in declared:
+                    problems.append(Problem(where, f"refers to {kind_key}.{target}, which is not declared "
+                                                   f"(declared: {', '.join(declared) or 'none'})"))
+                elif attribute not in kind.references:
+                    problems.append(Problem(where, f"{kind_key} have {', '.join(kind.references)}, not '{attribute}'"))
         for var, secret in fn.secrets.items():
             if secret not in service.secrets:
                 declared = ", ".join(service.secrets) or "none"
@@ -258,26 +260,26 @@ def _reference_checks(service: Service) -> list[Problem]:
             if var in fn.environment:
                 problems.append(Problem(f"functions.{key}.secrets.{var}", "also set in environment; choose one"))
         for index, access in enumerate(fn.access):
-            for kind, target in (("tables", access.table), ("buckets", access.bucket), ("queues", access.queue)):
-                if target is not None and target not in getattr(service, kind):
-                    declared = ", ".join(getattr(service, kind)) or "none"
-                    problems.append(Problem(f"functions.{key}.access.{index}.{kind[:-1]}",
-                                            f"'{target}' is not declared under {kind} (declared: {declared})"))
+            kind_key, target = access.target()
+            declared = by_key(kind_key).items(service)
+            if target not in declared:
+                problems.append(Problem(f"functions.{key}.access.{index}.{by_key(kind_key).access_key}",
+                                        f"'{target}' is not declared under {kind_key} "
+                                        f"(declared: {', '.join(declared) or 'none'})"))
     return problems
 
 
 def _cross_checks(loaded: LoadedService) -> list[Problem]:
     """Rules that span fields or touch the disk: name lengths, folders and files that must exist."""
-    from lambdaform.sections import present, section_modules
-
     problems: list[Problem] = []
     for env, service in loaded.environments.items():
         problems += _reference_checks(service)
-        for module in section_modules():
-            if present(module, service) and hasattr(module, "cross_checks"):
-                problems += module.cross_checks(loaded, env, service)
+        ctx = loaded.check_context(env)
+        for kind in KINDS:
+            if kind.present(service):
+                problems += kind.checks(ctx)
         for key, fn in service.functions.items():
-            name = service.function_name(env, key)
+            name = physical(service.project, env, key)
             where = f"functions.{key}"
             if len(name) > 64:
                 problems.append(Problem(where, f"function name '{name}' is longer than Lambda's 64 characters"))

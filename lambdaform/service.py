@@ -3,18 +3,21 @@
 Every field carries its unit in its name and documents its default as the behaviour you get. The model
 is pure data: loading the YAML, merging environment overrides and checking paths on disk live in
 :mod:`lambdaform.loader`; turning the model into Terraform lives in :mod:`lambdaform.stacks`.
+
+The top-level kinds (tables, buckets, queues, the blueprint sections) are not written out here: each one's
+model comes from the registry :data:`lambdaform.kinds.KINDS`, and :class:`Service` gets one field per kind.
+So do the ``access:`` entries of a function: one ``<access_key>: <key>`` field per kind that grants access.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, create_model, field_validator, model_validator
 
-from lambdaform.sections.alarms import AlarmsSection
-from lambdaform.sections.deploy_hooks import DeployHooksSection
-from lambdaform.sections.websocket import WebSocketSection
+from lambdaform import names
+from lambdaform.kinds import KINDS, Kind, by_access_key
 from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tests)
     LOG_RETENTION_DAYS,
     RESERVED_ENV_VARS,
@@ -76,25 +79,42 @@ class VpcConfig(Strict):
     security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1)
 
 
-class Access(Strict):
-    """Grant the function access to a table, bucket or queue declared in this file (scoped to its ARN)."""
+class _AccessBase(Strict):
+    """Grant the function access to a resource declared in this file (scoped to its ARN): exactly one
+    ``<kind>: <key>`` (``table: locks``, ``bucket: uploads``, ``queue: jobs``...) and a mode."""
 
-    table: Name | None = None
-    bucket: Name | None = None
-    queue: Name | None = None
     mode: Literal["read", "write", "read_write"] = "read_write"
     prefix: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9!_.*'()/-]*$", description="Buckets only: limit access to this key prefix."
     )
 
     @model_validator(mode="after")
-    def _one_target(self) -> Access:
-        targets = [t for t in (self.table, self.bucket, self.queue) if t is not None]
+    def _one_target(self) -> Any:
+        targets = [name for name in ACCESS_KEYS if getattr(self, name) is not None]
         if len(targets) != 1:
-            raise ValueError("give exactly one of table, bucket or queue")
-        if self.prefix is not None and self.bucket is None:
-            raise ValueError("prefix applies to buckets only")
+            raise ValueError(f"give exactly one of {_one_of(ACCESS_KEYS)}")
+        if self.prefix is not None and not by_access_key(targets[0]).access_prefix:
+            with_prefix = [k.access_key for k in KINDS if k.access_key and k.access_prefix]
+            raise ValueError(f"prefix applies to {', '.join(f'{k}s' for k in with_prefix)} only")
         return self
+
+    def target(self) -> tuple[str, str]:
+        """(kind key, declared key) this entry grants access to, e.g. ``("tables", "locks")``."""
+        name = next(n for n in ACCESS_KEYS if getattr(self, n) is not None)
+        return by_access_key(name).key, getattr(self, name)
+
+
+def _one_of(words: tuple[str, ...]) -> str:
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+
+
+ACCESS_KEYS: tuple[str, ...] = tuple(kind.access_key for kind in KINDS if kind.access_key)
+Access = create_model(
+    "Access",
+    __base__=_AccessBase,
+    __doc__=_AccessBase.__doc__,
+    **{name: (Name | None, None) for name in ACCESS_KEYS},  # type: ignore[call-overload]
+)
 
 
 SECRET_NAME_SUFFIXES = ("_API_KEY", "_APIKEY", "_SECRET", "_SECRET_KEY", "_PASSWORD", "_PASSWD", "_TOKEN",
@@ -218,44 +238,6 @@ class Function(Strict):
         return self
 
 
-class KeyAttribute(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")
-    type: Literal["S", "N", "B"] = "S"
-
-
-class Table(Strict):
-    """A DynamoDB table: on-demand, point-in-time recovery and server-side encryption (AWS managed KMS key)
-    on by default, optional TTL."""
-
-    hash_key: KeyAttribute
-    range_key: KeyAttribute | None = None
-    ttl_attribute: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,255}$")
-    point_in_time_recovery: bool = True
-    deletion_protection: bool = Field(default=False, description="Refuse destroy while set (turn on for prod).")
-
-
-class Bucket(Strict):
-    """An S3 bucket: public access blocked, KMS encryption, TLS-only policy, versioning and clean-up of
-    abandoned multipart uploads on by default."""
-
-    versioning: bool = True
-    encryption: Literal["AES256", "aws:kms"] = Field(
-        default="aws:kms", description="aws:kms (AWS managed key, bucket key on) by default; AES256 for S3-managed keys."
-    )
-    expire_after_days: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!_.*'()/-]*$")],
-                            Annotated[int, Field(ge=1, le=36500)]] = Field(
-        default_factory=dict, description="Key prefix -> days after which objects are deleted."
-    )
-    force_destroy: bool = Field(default=False, description="Allow destroying a bucket that still holds objects.")
-
-
-class Queue(Strict):
-    """An SQS queue, encrypted with SQS-managed keys."""
-
-    visibility_timeout_seconds: int = Field(default=30, ge=0, le=43200)
-    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
-
-
 class Registry(Strict):
     """The ECR repository for image functions (in its own stack, applied before the service)."""
 
@@ -316,7 +298,7 @@ class StateBackend(Strict):
         return self
 
 
-class Service(Strict):
+class _ServiceBase(Strict):
     """A service: functions and what they need, deployed once per environment."""
 
     project: Name
@@ -333,20 +315,12 @@ class Service(Strict):
     registry: Registry = Field(default_factory=Registry)
     ci: CiIdentity | None = None
     functions: dict[Name, Function] = Field(default_factory=dict)
-    tables: dict[Name, Table] = Field(default_factory=dict)
-    buckets: dict[Name, Bucket] = Field(default_factory=dict)
-    queues: dict[Name, Queue] = Field(default_factory=dict)
     secrets: dict[Name, SecretRef] = Field(default_factory=dict)
     encryption_key: Literal["service", "aws-managed"] = Field(
         default="service",
         description="service: one customer managed KMS key per environment (rotation on) encrypts log groups, "
         "tables, buckets, queues and function environment variables; aws-managed: AWS's own keys (no key to pay "
         "for or manage, but no control over its policy).",
-    )
-    websocket: WebSocketSection | None = None
-    deploy_hooks: DeployHooksSection | None = None
-    alarms: dict[Name, AlarmsSection] = Field(
-        default_factory=dict, description="Function key -> CloudWatch alarms (and dashboard) for it."
     )
 
     @field_validator("tags")
@@ -358,19 +332,36 @@ class Service(Strict):
         return value
 
     @model_validator(mode="after")
-    def _something_to_deploy(self) -> Service:
-        if not self.functions and self.deploy_hooks is None:
-            raise ValueError("declare at least one function (functions:) or a deploy_hooks section")
+    def _something_to_deploy(self) -> Any:
+        if not self.functions and not any(kind.provides_functions(self) for kind in KINDS):
+            sections = [kind.key for kind in KINDS if type(kind).provides_functions is not Kind.provides_functions]
+            raise ValueError(f"declare at least one function (functions:) or a {' or '.join(sections)} section")
         return self
 
     def resource_name(self, env: str, key: str) -> str:
         """Physical name of a table, bucket, queue or API: ``<project>-<env>-<key>``."""
-        return f"{self.project}-{env}-{key}"
+        return names.physical(self.project, env, key)
 
     def function_name(self, env: str, key: str) -> str:
         """The deployed Lambda name: ``<project>-<env>-<function>``."""
-        return f"{self.project}-{env}-{key}"
+        return names.physical(self.project, env, key)
 
     @property
     def image_functions(self) -> dict[str, Function]:
         return {k: f for k, f in self.functions.items() if f.package == "image"}
+
+
+def _kind_field(kind: Kind) -> tuple[Any, Any]:
+    if kind.shape == "section":
+        return kind.model | None, Field(default=None, description=kind.description or kind.model.__doc__)
+    key_type = kind.map_key_type or Name
+    return dict[key_type, kind.model], Field(  # type: ignore[valid-type]
+        default_factory=dict, description=kind.description or kind.model.__doc__)
+
+
+Service = create_model(
+    "Service",
+    __base__=_ServiceBase,
+    __doc__=_ServiceBase.__doc__,
+    **{kind.key: _kind_field(kind) for kind in KINDS},  # type: ignore[call-overload]
+)

@@ -11,9 +11,9 @@ Per environment:
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import modules  # noqa: F401  (installs the light provider import before any binding is loaded)
 from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
@@ -25,12 +25,14 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from lambdaform import names
+from lambdaform.kinds import KINDS, reference_pattern
+from lambdaform.literals import escape_literal
+from lambdaform.names import output as output_name
+from lambdaform.names import tf_name
 from lambdaform.service import Function as FunctionSpec
-from lambdaform.sections import present, section_modules
 from lambdaform.service import Service
-from modules._iam import named, policy, statement, tf_name
-from modules.dynamodb_table import DynamoTable, DynamoTableProps, KeyProps
-from modules.s3_bucket import Bucket, BucketProps
+from modules._iam import named, policy, statement
 from modules.sqs_queue import Queue, QueueProps
 from modules.ci_identity import CiIdentity, CiIdentityProps
 from modules.ecr import Ecr, EcrProps
@@ -62,22 +64,9 @@ class StackContext:
     """Final folder of this stack's synthesized output (for relative state paths)."""
 
 
-def registry_stack_name(service: Service, env: str) -> str:
-    return f"{service.project}-{env}-registry"
-
-
-def service_stack_name(service: Service, env: str) -> str:
-    return f"{service.project}-{env}"
-
-
 def stack_names(service: Service, env: str) -> list[str]:
     """Stacks of one environment in apply order."""
-    names = [registry_stack_name(service, env)] if service.image_functions else []
-    return [*names, service_stack_name(service, env)]
-
-
-def ecr_repository_name(service: Service, env: str, key: str) -> str:
-    return f"{service.project}-{env}-{key}"
+    return names.stacks(service.project, env, with_registry=bool(service.image_functions))
 
 
 def _provider(stack: TerraformStack, service: Service, env: str) -> None:
@@ -112,43 +101,35 @@ class RegistryStack(TerraformStack):
     """ECR repositories for the environment's image functions."""
 
     def __init__(self, scope: Construct, service: Service, ctx: StackContext):
-        name = registry_stack_name(service, ctx.env)
+        name = names.registry_stack(service.project, ctx.env)
         super().__init__(scope, name)
         _provider(self, service, ctx.env)
         _backend(self, name, service, ctx)
         reg = service.registry
         for key in service.image_functions:
             ecr = Ecr(self, tf_name(key, "ecr"), EcrProps(
-                name=ecr_repository_name(service, ctx.env, key),
+                name=names.physical(service.project, ctx.env, key),
                 scan_on_push=reg.scan_on_push,
                 image_tag_mutability=reg.image_tag_mutability,
                 keep_last_images=reg.keep_last_images,
                 encryption=reg.encryption,
                 force_delete=reg.force_delete,
             ))
-            _output(self, f"{tf_name(key)}_ecr_repository_url", ecr.repository_url,
+            _output(self, output_name(key, "ecr_repository_url"), ecr.repository_url,
                     f"ECR repository URL for function '{key}' (docker push target)")
-            _output(self, f"{tf_name(key)}_ecr_repository_name", ecr.repository_name,
+            _output(self, output_name(key, "ecr_repository_name"), ecr.repository_name,
                     f"ECR repository name for function '{key}'")
 
 
-REF = re.compile(r"\$\{(tables|buckets|queues)\.([a-z][a-z0-9-]*)\.(name|arn|url)\}")
-"""``${tables.<key>.name}`` in an environment value refers to a resource declared in the service file."""
-
-
-def escape_literal(value: str) -> str:
-    """A user's literal text as a Terraform string: ``${`` and ``%{`` must not start an expression."""
-    return value.replace("${", "$${").replace("%{", "%%{")
-
-
 class ServiceStack(TerraformStack):
-    """Tables, buckets, queues, functions, URLs, CI identity and blueprint sections of one environment.
+    """Resources, functions, URLs, CI identity and blueprint sections of one environment.
 
-    Sections add to it through ``functions``, ``tables``, ``buckets``, ``queues``, ``packages``,
-    :meth:`grant` and :meth:`output`."""
+    Every kind of :data:`lambdaform.kinds.KINDS` composes itself into it (resources before the functions,
+    sections after) through ``functions``, ``packages``, :meth:`add_resource`, :meth:`grant`,
+    :meth:`output` and :meth:`account`; the stack itself never names a kind."""
 
     def __init__(self, scope: Construct, service: Service, ctx: StackContext, packages: dict[str, ZipPackage]):
-        name = service_stack_name(service, ctx.env)
+        name = names.service_stack(service.project, ctx.env)
         super().__init__(scope, name)
         self.service = service
         self.env = ctx.env
@@ -164,42 +145,11 @@ class ServiceStack(TerraformStack):
                                   caller, partition)
             self.output("service_kms_key_arn", self.key.key_arn,
                         "Customer managed KMS key encrypting this environment's logs, tables, buckets and queues")
-        key_arn = self.key.key_arn if self.key else None
-        self.tables: dict[str, DynamoTable] = {
-            key: DynamoTable(self, tf_name(key, "table"), DynamoTableProps(
-                name=service.resource_name(ctx.env, key),
-                hash_key=KeyProps(spec.hash_key.name, spec.hash_key.type),
-                range_key=KeyProps(spec.range_key.name, spec.range_key.type) if spec.range_key else None,
-                ttl_attribute=spec.ttl_attribute,
-                point_in_time_recovery=spec.point_in_time_recovery,
-                deletion_protection=spec.deletion_protection,
-                encryption_kms_key_arn=key_arn,
-            ))
-            for key, spec in service.tables.items()
-        }
-        self.buckets: dict[str, Bucket] = {
-            key: Bucket(self, tf_name(key, "bucket"), BucketProps(
-                name=service.resource_name(ctx.env, key), versioning=spec.versioning, encryption=spec.encryption,
-                expire_after_days=dict(spec.expire_after_days), force_destroy=spec.force_destroy,
-                kms_key_arn=key_arn,
-            ))
-            for key, spec in service.buckets.items()
-        }
-        self.queues: dict[str, Queue] = {
-            key: Queue(self, tf_name(key, "queue"), QueueProps(
-                name=service.resource_name(ctx.env, key),
-                visibility_timeout_seconds=spec.visibility_timeout_seconds,
-                message_retention_seconds=spec.message_retention_seconds,
-                kms_key_arn=key_arn,
-            ))
-            for key, spec in service.queues.items()
-        }
-        for key, table in self.tables.items():
-            self.output(f"{tf_name(key)}_table_name", table.table_name, f"DynamoDB table '{key}'")
-        for key, bucket in self.buckets.items():
-            self.output(f"{tf_name(key)}_bucket_name", bucket.bucket_name, f"S3 bucket '{key}'")
-        for key, queue in self.queues.items():
-            self.output(f"{tf_name(key)}_queue_url", queue.queue_url, f"SQS queue '{key}'")
+        self.resources: dict[str, dict[str, Any]] = {}
+        present = [kind for kind in KINDS if kind.present(service)]
+        for kind in present:
+            if kind.phase == "resources":
+                kind.compose(self)
         self.functions: dict[str, Function] = {}
         repositories: list[str] = []
         for key, spec in service.functions.items():
@@ -211,16 +161,20 @@ class ServiceStack(TerraformStack):
                 code = ZipCode(filename=package.filename, source_code_hash=package.source_code_hash,
                                runtime=spec.runtime, handler=spec.handler)
             self.functions[key] = self._function(key, spec, code)
-        for module in section_modules():
-            if present(module, service):
-                module.compose(self)
+        for kind in present:
+            if kind.phase == "sections":
+                kind.compose(self)
         if service.ci is not None:
             self._ci(service, repositories)
 
-    # -- helpers for sections ------------------------------------------------------------------------
+    # -- helpers for kinds --------------------------------------------------------------------------
 
     def output(self, name: str, value: str, description: str, sensitive: bool = False) -> None:
         _output(self, name, value, description, sensitive)
+
+    def add_resource(self, kind: str, key: str, construct: Any) -> None:
+        """Register a resource construct (it answers ``grant(mode, prefix)`` and ``reference(attribute)``)."""
+        self.resources.setdefault(kind, {})[key] = construct
 
     def grant(self, function_key: str, name: str, statements: list[dict]) -> None:
         """Attach an extra inline policy ``name`` to a function's execution role."""
@@ -230,17 +184,12 @@ class ServiceStack(TerraformStack):
 
     def ref(self, kind: str, key: str, attribute: str) -> str:
         """The Terraform value behind ``${kind.key.attribute}``."""
-        if kind == "tables":
-            return {"name": self.tables[key].table_name, "arn": self.tables[key].table_arn}[attribute]
-        if kind == "buckets":
-            return {"name": self.buckets[key].bucket_name, "arn": self.buckets[key].bucket_arn}[attribute]
-        queue = self.queues[key]
-        return {"name": queue.queue_name, "arn": queue.queue_arn, "url": queue.queue_url}[attribute]
+        return self.resources[kind][key].reference(attribute)
 
     def resolve(self, value: str) -> str:
         """Escape a literal environment value, replacing ``${tables.x.name}``-style references."""
         parts, last = [], 0
-        for match in REF.finditer(value):
+        for match in reference_pattern().finditer(value):
             parts.append(escape_literal(value[last:match.start()]))
             parts.append(self.ref(*match.groups()))
             last = match.end()
@@ -256,7 +205,7 @@ class ServiceStack(TerraformStack):
         spec = self.service.functions[key]
         tag = TerraformVariable(self, f"{tf_name(key)}_image_tag", type="string", default="latest",
                                 description=f"Image tag of function '{key}' in its ECR repository")
-        repo_name = ecr_repository_name(self.service, self.env, key)
+        repo_name = names.physical(self.service.project, self.env, key)
         repo = named(DataAwsEcrRepository(self, f"{key}-repository", name=repo_name), key, "repository")
         image = named(DataAwsEcrImage(self, f"{key}-image", repository_name=repo.name, image_tag=tag.string_value),
                       key, "image")
@@ -288,24 +237,18 @@ class ServiceStack(TerraformStack):
             # tables, buckets and queues are encrypted with the service key: using them needs the key too
             statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn], sid="UseServiceKey"))
         for access in spec.access:
-            if access.table is not None:
-                table = self.tables[access.table]
-                statements.append(statement(table.actions(access.mode), [table.table_arn, f"{table.table_arn}/index/*"]))
-            elif access.bucket is not None:
-                statements.extend(self.buckets[access.bucket].statements(access.mode, access.prefix))
-            elif access.queue is not None:
-                queue = self.queues[access.queue]
-                statements.append(statement(queue.actions(access.mode), [queue.queue_arn]))
+            kind, key = access.target()
+            statements.extend(self.resources[kind][key].grant(access.mode, access.prefix))
         return statements
 
     def _function(self, key: str, spec: FunctionSpec, code: ZipCode | ImageCode) -> Function:
-        fn_name = self.service.function_name(self.env, key)
+        fn_name = names.physical(self.service.project, self.env, key)
         prefix = tf_name(key)
         dlq = None
         if spec.dead_letter_queue:
             dlq = Queue(self, tf_name(key, "dlq"), QueueProps(name=f"{fn_name}-dlq",
                                                               kms_key_arn=self.key.key_arn if self.key else None))
-            self.output(f"{prefix}_dead_letter_queue_url", dlq.queue_url,
+            self.output(output_name(key, "dead_letter_queue_url"), dlq.queue_url,
                         f"Dead-letter queue of '{key}' (failed asynchronous invocations)")
         fn = Function(self, prefix, FunctionProps(
             name=fn_name,
@@ -329,10 +272,10 @@ class ServiceStack(TerraformStack):
             layers=tuple(spec.layers),
             kms_key_arn=self.key.key_arn if self.key else None,
         ))
-        self.output(f"{prefix}_function_name", fn.function_name, f"Lambda function name of '{key}'")
-        self.output(f"{prefix}_function_arn", fn.function_arn, f"Lambda function ARN of '{key}'")
-        self.output(f"{prefix}_function_version", fn.version, f"Latest published version of '{key}'")
-        self.output(f"{prefix}_log_group_name", fn.log_group_name, f"CloudWatch log group of '{key}'")
+        self.output(output_name(key, "function_name"), fn.function_name, f"Lambda function name of '{key}'")
+        self.output(output_name(key, "function_arn"), fn.function_arn, f"Lambda function ARN of '{key}'")
+        self.output(output_name(key, "function_version"), fn.version, f"Latest published version of '{key}'")
+        self.output(output_name(key, "log_group_name"), fn.log_group_name, f"CloudWatch log group of '{key}'")
         if spec.url is not None:
             cors = spec.url.cors
             url = FunctionUrl(self, f"{prefix}_url", FunctionUrlProps(
@@ -345,7 +288,7 @@ class ServiceStack(TerraformStack):
                     allow_credentials=cors.allow_credentials, max_age_seconds=cors.max_age_seconds,
                 ) if cors else None,
             ))
-            self.output(f"{prefix}_function_url", url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
+            self.output(output_name(key, "function_url"), url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
         return fn
 
     def _ci(self, service: Service, repositories: list[str]) -> None:
@@ -385,7 +328,7 @@ def build_app(app: App, service: Service, env: str, service_root: Path, out_dir:
     stacks: list[TerraformStack] = []
     for name in stack_names(service, env):
         ctx = StackContext(env=env, service_root=service_root, stack_dir=out_dir / "stacks" / name)
-        if name == registry_stack_name(service, env):
+        if names.is_registry_stack(name):
             stacks.append(RegistryStack(app, service, ctx))
         else:
             stacks.append(ServiceStack(app, service, ctx, packages))

@@ -22,10 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdaform.console import Output
+from lambdaform.errors import BuildError
+from lambdaform.kinds import PackageSpec
 from lambdaform.loader import LoadedService
-from lambdaform.packaging import DEFAULT_EXCLUDES, Package, build_zip, collect
+from lambdaform.packaging import DEFAULT_EXCLUDES, Package, PackagingError, build_zip, collect
 from lambdaform.render import render
-from lambdaform.sections import PackageSpec, present, section_modules
 from lambdaform.service import Service
 
 Progress = Callable[[str], None]
@@ -124,24 +126,12 @@ def deferred_interrupts() -> Iterator[Interrupts]:
     interrupts.check()
 
 
-def package_specs(loaded: LoadedService, service: Service, env: str) -> dict[str, PackageSpec]:
-    """Every zip one environment needs: its zip functions' folders plus the sections' own packages."""
-    specs = {
-        key: PackageSpec(loaded.resolve(fn.source), tuple(fn.exclude))
-        for key, fn in service.functions.items() if fn.package == "zip"
-    }
-    for module in section_modules():
-        if present(module, service) and hasattr(module, "packages"):
-            specs.update(module.packages(loaded, service, env))
-    return specs
-
-
 def _package_zips(loaded: LoadedService, services: dict[str, Service], progress: Progress) -> dict[tuple[str, str], Package]:
     """Build each distinct (source, excludes) zip once; environments that share it share the bytes."""
     cache: dict[PackageSpec, Package] = {}
     packages: dict[tuple[str, str], Package] = {}
-    for env, service in services.items():
-        for name, spec in package_specs(loaded, service, env).items():
+    for env in services:
+        for name, spec in loaded.package_specs(env).items():
             if spec not in cache:
                 progress(f"packaging {name} from {os.path.relpath(spec.source, loaded.root)}")
                 cache[spec] = build_zip(spec.source, spec.exclude)
@@ -194,11 +184,7 @@ def synthesize(
     from lambdaform.stacks import ASSETS_DIR, ZipPackage, build_app
 
     final_out = Path(out_dir).resolve()
-    chosen = environments or list(loaded.environments)
-    unknown = [e for e in chosen if e not in loaded.environments]
-    if unknown:
-        raise KeyError(f"unknown environment(s): {', '.join(unknown)} (defined: {', '.join(loaded.environments)})")
-    services = {env: loaded.environments[env] for env in chosen}
+    services = loaded.select(environments)
     packages = _package_zips(loaded, services, progress)
     result = SynthResult(out_dir=final_out)
     with atomic_dir(final_out) as tmp, deferred_interrupts() as interrupts:
@@ -226,3 +212,14 @@ def synthesize(
             result.artifacts += _render_docker(loaded, service, tmp, final_out)
     result.artifacts = [final_out / p.relative_to(tmp) for p in result.artifacts]
     return result
+
+
+def run(loaded: LoadedService, out: Path, envs: list[str] | None, output: Output) -> SynthResult:
+    """:func:`synthesize` with the CLI's progress display; a folder that cannot be packaged is a
+    :class:`~lambdaform.errors.BuildError` (invalid input, exit 2)."""
+    loaded.select(envs)  # an unknown environment is reported before any progress is shown
+    with output.progress("synth") as step:
+        try:
+            return synthesize(loaded, out, environments=envs or None, progress=step)
+        except PackagingError as exc:
+            raise BuildError(str(exc)) from None

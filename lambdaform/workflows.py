@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-import jinja2
+from lambdaform import names
+from lambdaform.fields import REGION_PATTERN
+from lambdaform.render import render
 
 if TYPE_CHECKING:
     from lambdaform.loader import LoadedService
-
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "workflows"
 
 TERRAFORM_WORKFLOW = ".github/workflows/terraform.yml"
 BUILD_DEPLOY_WORKFLOW = ".github/workflows/build-deploy-lambda.yml"
@@ -85,8 +85,8 @@ class StackNames:
     @classmethod
     def conventional(cls, project: str, environment: str, *, with_registry: bool) -> StackNames:
         """The names lambdaform gives its stacks."""
-        service = f"{project}-{environment}"
-        return cls(service=service, registry=f"{service}-registry" if with_registry else None)
+        return cls(service=names.service_stack(project, environment),
+                   registry=names.registry_stack(project, environment) if with_registry else None)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def _validate(ctx: WorkflowContext) -> None:
     for name in ("plan_role_var", "apply_role_var", "deploy_role_var", "access_key_id_secret", "secret_access_key_secret"):
         if not _VAR_NAME.match(getattr(ctx, name)):
             _fail(name, f"{getattr(ctx, name)!r} is not a valid GitHub variable/secret name")
-    if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", ctx.region):
+    if not re.match(REGION_PATTERN, ctx.region):
         _fail("region", f"{ctx.region!r} is not an AWS region name")
     for label, path in (("service_file", ctx.service_file), ("working_directory", ctx.working_directory)):
         _check_relative(label, path)
@@ -262,8 +262,6 @@ def context_from_service(
     without its own ``dockerfile`` is built from the ``Dockerfile.lambda`` that synth renders into
     ``<synth_out>/docker/<fn>/``. ``overrides`` replace any other field (``install_commands``, ...).
     """
-    from lambdaform.stacks import ecr_repository_name
-
     base = loaded.base
     envs = list(loaded.environments)
     workdir = (Path(repo_root) / working_directory).resolve()
@@ -293,10 +291,10 @@ def context_from_service(
             WorkflowFunction(
                 name=key,
                 package=fn.package,
-                function_names={env: loaded.environments[env].function_name(env, key) for env in envs},
+                function_names={env: names.physical(base.project, env, key) for env in envs},
                 source_dir=rel(fn.source),
                 ecr_repositories=(
-                    {env: ecr_repository_name(loaded.environments[env], env, key) for env in envs} if image else {}
+                    {env: names.physical(base.project, env, key) for env in envs} if image else {}
                 ),
                 dockerfile=dockerfile,
                 build_context=rel(fn.source) if image else None,
@@ -325,22 +323,6 @@ def context_from_service(
 
 
 # ---------------------------------------------------------------------------------------------- rendering
-
-
-def _environment() -> jinja2.Environment:
-    # GitHub's own expressions are ${{ ... }} and shell uses ${#x}, so jinja gets delimiters neither uses.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        variable_start_string="[@",
-        variable_end_string="@]",
-        comment_start_string="[#",
-        comment_end_string="#]",
-    )
 
 
 def _q(value: str) -> str:
@@ -465,11 +447,10 @@ def render_workflows(ctx: WorkflowContext) -> dict[str, str]:
 
     ``terraform.yml`` always; ``build-deploy-lambda.yml`` only when a function is a container image.
     """
-    env = _environment()
     variables = _template_vars(ctx)
-    files = {TERRAFORM_WORKFLOW: env.get_template("terraform.yml.j2").render(variables)}
+    files = {TERRAFORM_WORKFLOW: render("workflows/terraform.yml.j2", "workflow", **variables)}
     if ctx.image_functions:
-        files[BUILD_DEPLOY_WORKFLOW] = env.get_template("build-deploy-lambda.yml.j2").render(variables)
+        files[BUILD_DEPLOY_WORKFLOW] = render("workflows/build-deploy-lambda.yml.j2", "workflow", **variables)
     return files
 
 

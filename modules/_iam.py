@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cdktf import TerraformElement
+
+from lambdaform.names import tf_name
 
 
 def statement(
@@ -44,11 +45,6 @@ def policy(statements: Iterable[Mapping[str, Any]]) -> str:
 def assume_role_policy(service: str) -> str:
     """Trust policy letting an AWS service (e.g. ``lambda.amazonaws.com``) assume the role."""
     return policy([statement(["sts:AssumeRole"], [], principal={"Service": service})])
-
-
-def tf_name(*parts: str) -> str:
-    """A readable Terraform resource name from construct ids: ``api`` + ``function`` -> ``api_function``."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(p for p in parts if p))
 
 
 def named(element: TerraformElement, *parts: str) -> TerraformElement:

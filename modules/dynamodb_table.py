@@ -13,7 +13,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
-from modules._iam import named
+from modules._iam import named, statement
 
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
                 "dynamodb:DescribeTable", "dynamodb:ConditionCheckItem")
@@ -70,3 +70,11 @@ class DynamoTable(Construct):
 
     def actions(self, mode: str) -> list[str]:
         return list({"read": READ_ACTIONS, "write": WRITE_ACTIONS, "read_write": READ_ACTIONS + WRITE_ACTIONS}[mode])
+
+    def grant(self, mode: str, prefix: str | None = None) -> list[dict]:
+        """Statements allowing ``mode`` (read, write, read_write) on this table and its indexes only."""
+        return [statement(self.actions(mode), [self.table_arn, f"{self.table_arn}/index/*"])]
+
+    def reference(self, attribute: str) -> str:
+        """The value behind ``${tables.<key>.<attribute>}``."""
+        return {"name": self.table_name, "arn": self.table_arn}[attribute]

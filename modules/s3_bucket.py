@@ -106,7 +106,11 @@ class Bucket(Construct):
             ))
         named(S3BucketLifecycleConfiguration(self, "lifecycle", bucket=bucket.id, rule=rules), id, "lifecycle")
 
-    def statements(self, mode: str, prefix: str | None = None) -> list[dict]:
+    def reference(self, attribute: str) -> str:
+        """The value behind ``${buckets.<key>.<attribute>}``."""
+        return {"name": self.bucket_name, "arn": self.bucket_arn}[attribute]
+
+    def grant(self, mode: str, prefix: str | None = None) -> list[dict]:
         """Statements granting ``mode`` access, limited to ``prefix`` when given."""
         objects = f"{self.bucket_arn}/{prefix or ''}*"
         actions = {"read": READ_ACTIONS, "write": WRITE_ACTIONS, "read_write": READ_ACTIONS + WRITE_ACTIONS}[mode]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from modules._iam import named
+from modules._iam import named, statement
 
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 RECEIVE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -41,3 +41,11 @@ class Queue(Construct):
     def actions(self, mode: str) -> list[str]:
         chosen = {"read": RECEIVE_ACTIONS, "write": SEND_ACTIONS, "read_write": SEND_ACTIONS + RECEIVE_ACTIONS}[mode]
         return sorted(set(chosen))
+
+    def grant(self, mode: str, prefix: str | None = None) -> list[dict]:
+        """Statements allowing ``mode`` (read: receive/delete, write: send) on this queue only."""
+        return [statement(self.actions(mode), [self.queue_arn])]
+
+    def reference(self, attribute: str) -> str:
+        """The value behind ``${queues.<key>.<attribute>}``."""
+        return {"name": self.queue_name, "arn": self.queue_arn, "url": self.queue_url}[attribute]

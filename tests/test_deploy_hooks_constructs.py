@@ -16,11 +16,11 @@ from lambdaform.appspec import (
     OUTPUT_EVENTS,
     appspec_from_outputs,
     render_appspec,
-    write_appspec,
 )
+from lambdaform.commands import write_appspec
 from lambdaform.errors import InputError
 from lambdaform.loader import ServiceFileError, load_service
-from lambdaform.sections.deploy_hooks import HOOK_NAME_SUFFIXES
+from lambdaform.kinds.deploy_hooks import HOOK_NAME_SUFFIXES
 from support import EXAMPLES, resources, stack_json, synth_file, write_service
 
 EXAMPLE = EXAMPLES / "deploy-hooks.yaml"

@@ -404,7 +404,7 @@ def test_cli_validate_exits_2_with_the_field_path(tmp_path):
 
 
 def test_section_defaults_are_the_secure_ones():
-    from lambdaform.sections.websocket import WebSocketSection
+    from lambdaform.kinds.websocket import WebSocketSection
 
     section = WebSocketSection(routes={"$connect": "open", "$disconnect": "close", "go": "work", "$default": "work"})
     assert section.authorization == "AWS_IAM"

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lambdaform.loader import load_service  # noqa: E402
+from lambdaform.render import environment  # noqa: E402
 from lambdaform.workflows import (  # noqa: E402
     BUILD_DEPLOY_WORKFLOW,
     TERRAFORM_WORKFLOW,
@@ -38,7 +39,6 @@ from lambdaform.workflows import (  # noqa: E402
     WorkflowContext,
     WorkflowContextError,
     WorkflowFunction,
-    _environment,
     context_from_service,
     render_workflows,
     write_workflows,
@@ -266,7 +266,7 @@ def test_image_service_gets_both_workflows_and_zip_only_service_gets_terraform_o
 
 def test_templates_refuse_undefined_values():
     with pytest.raises(jinja2.UndefinedError):
-        _environment().from_string("[@ not_provided @]").render()
+        environment("workflow").from_string("[@ not_provided @]").render()
 
 
 def test_write_workflows_writes_under_the_repo_root(tmp_path: Path):

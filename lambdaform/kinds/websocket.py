@@ -38,7 +38,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from lambdaform.errors import Problem
 from lambdaform.fields import LOG_RETENTION_DAYS, Name, Region, Strict
+from lambdaform.kinds.base import CheckContext, Composer, Kind
+from lambdaform.literals import escape_literal
+from lambdaform.names import physical
 
 KEY = "websocket"
 
@@ -143,14 +147,12 @@ class WebSocketSection(Strict):
         return list(self.callback_functions) if self.callback_functions is not None else self.route_functions()
 
 
-# --- loader hook ------------------------------------------------------------------------------------
+# --- checks ---------------------------------------------------------------------------------------
 
 
-def cross_checks(loaded, env: str, service) -> list:
+def cross_checks(service) -> list[Problem]:
     """Routes and callback functions name declared functions; the handlers' Bedrock settings agree with
     ``bedrock_agent``."""
-    from lambdaform.loader import Problem
-
     section: WebSocketSection = service.websocket
     declared = ", ".join(service.functions) or "none"
     problems: list[Problem] = []
@@ -162,11 +164,11 @@ def cross_checks(loaded, env: str, service) -> list:
         if key not in service.functions:
             problems.append(Problem(f"websocket.callback_functions.{index}",
                                     f"function '{key}' is not declared under functions (declared: {declared})"))
-    problems += _bedrock_checks(section, service, Problem)
+    problems += _bedrock_checks(section, service)
     return problems
 
 
-def _bedrock_checks(section: WebSocketSection, service, Problem) -> list:
+def _bedrock_checks(section: WebSocketSection, service) -> list[Problem]:
     """The sensor handlers read ANALYSIS_BACKEND / BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID: a function that
     will call Bedrock needs the grant, and the ids it calls must be the ones granted."""
     problems = []
@@ -197,9 +199,8 @@ def _bedrock_checks(section: WebSocketSection, service, Problem) -> list:
 # --- stack wiring -----------------------------------------------------------------------------------
 
 
-def compose(stack) -> None:
+def compose(stack: Composer) -> None:
     """Add the WebSocket API, its grants and outputs to a :class:`~lambdaform.stacks.ServiceStack`."""
-    from lambdaform.stacks import escape_literal
     from modules._iam import statement
     from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
 
@@ -214,7 +215,7 @@ def compose(stack) -> None:
         for route_key, key in section.routes.items()
     )
     api = WebSocketApi(stack, "websocket", WebSocketApiProps(
-        name=stack.service.resource_name(env, "ws"),
+        name=physical(stack.service.project, env, "ws"),
         description=escape_literal(section.description),
         routes=routes,
         stage_name=section.stage or env,
@@ -247,3 +248,19 @@ def compose(stack) -> None:
                  "@connections management endpoint (https://) that backends post replies to; the handlers' "
                  "WEBSOCKET_ENDPOINT")
     stack.output("websocket_api_id", api.api_id, "API Gateway WebSocket API id")
+
+
+class WebSocket(Kind):
+    key = KEY
+    model = WebSocketSection
+    shape = "section"
+    description = "An API Gateway WebSocket API whose routes invoke functions of this file."
+
+    def checks(self, ctx: CheckContext) -> list[Problem]:
+        return cross_checks(ctx.service)
+
+    def compose(self, stack: Composer) -> None:
+        compose(stack)
+
+
+KIND = WebSocket()

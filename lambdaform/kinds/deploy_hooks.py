@@ -16,8 +16,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from lambdaform.errors import Problem
 from lambdaform.fields import LOG_RETENTION_DAYS, Name, RelPath, Strict
-from lambdaform.sections import PackageSpec
+from lambdaform.kinds.base import CheckContext, Composer, Kind, PackageSpec
+from lambdaform.literals import escape_literal
+from lambdaform.names import physical
 
 KEY = "deploy_hooks"
 PACKAGE = "deploy_hooks"
@@ -112,16 +115,11 @@ def codedeploy_app_name(service, env: str) -> str:
     return service.deploy_hooks.codedeploy_app_name or f"{app_name(service)}-{env}"
 
 
-def packages(loaded, service, env: str) -> dict[str, PackageSpec]:
-    return {PACKAGE: PackageSpec(loaded.resolve(service.deploy_hooks.source))}
-
-
-def cross_checks(loaded, env: str, service) -> list:
-    from lambdaform.loader import Problem
-
+def cross_checks(ctx: CheckContext) -> list[Problem]:
+    service, env = ctx.service, ctx.env
     section = service.deploy_hooks
     problems: list[Problem] = []
-    source = loaded.resolve(section.source)
+    source = ctx.resolve(section.source)
     if not source.is_dir():
         problems.append(Problem(f"{KEY}.source", f"folder '{section.source}' does not exist (looked in {source})"))
     elif not (source / HOOK_PACKAGE_DIR).is_dir():
@@ -134,7 +132,7 @@ def cross_checks(loaded, env: str, service) -> list:
             problems.append(Problem(where, f"function name '{name}' is longer than Lambda's 64 characters"))
         elif len(f"{name}-role") > 64:
             problems.append(Problem(where, f"role name '{name}-role' is longer than IAM's 64 characters"))
-    taken = {service.function_name(env, key): key for key in service.functions}
+    taken = {physical(service.project, env, key): key for key in service.functions}
     for name in names:
         if name in taken:
             problems.append(Problem(where, f"hook function '{name}' has the same name as function "
@@ -145,9 +143,8 @@ def cross_checks(loaded, env: str, service) -> list:
     return problems
 
 
-def compose(stack) -> None:
+def compose(stack: Composer) -> None:
     from lambdaform.appspec import render_appspec
-    from lambdaform.stacks import escape_literal
     from modules.deploy_hooks import HOOKS, DeployHooks, DeployHooksProps, HookPackage
 
     service, env = stack.service, stack.env
@@ -185,3 +182,25 @@ def compose(stack) -> None:
     )
     stack.output("codedeploy_app_name", hooks.codedeploy_app_name,
                  "CodeDeploy application (ECS) the hooks report to; create the deployment group in it")
+
+
+class DeployHooks(Kind):
+    key = KEY
+    model = DeployHooksSection
+    shape = "section"
+    description = "Five CodeDeploy lifecycle-hook functions for an ECS blue/green deployment."
+
+    def checks(self, ctx: CheckContext) -> list[Problem]:
+        return cross_checks(ctx)
+
+    def packages(self, ctx: CheckContext) -> dict[str, PackageSpec]:
+        return {PACKAGE: PackageSpec(ctx.resolve(ctx.service.deploy_hooks.source))}
+
+    def compose(self, stack: Composer) -> None:
+        compose(stack)
+
+    def provides_functions(self, service) -> bool:
+        return service.deploy_hooks is not None
+
+
+KIND = DeployHooks()

@@ -25,16 +25,14 @@ Defaults that depend on the function:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from lambdaform.errors import Problem
 from lambdaform.fields import Arn, Strict
-
-if TYPE_CHECKING:
-    from lambdaform.loader import LoadedService, Problem
-    from lambdaform.service import Function, Service
-    from lambdaform.stacks import ServiceStack
+from lambdaform.kinds.base import CheckContext, Composer, Kind
+from lambdaform.names import physical, tf_name
 
 KEY = "alarms"
 
@@ -119,11 +117,11 @@ class AlarmsSection(Strict):
         return timeout_seconds * 1000 * SHORT_TIMEOUT_SHARE_PERCENT // 100
 
 
-def _problems(service: Service) -> list[tuple[str, str]]:
+def _problems(service: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for key, spec in service.alarms.items():
         where = f"{KEY}.{key}"
-        fn: Function | None = service.functions.get(key)
+        fn = service.functions.get(key)
         if fn is None:
             declared = ", ".join(service.functions) or "none"
             out.append((where, f"'{key}' is not a function of this service (declared: {declared})"))
@@ -140,18 +138,15 @@ def _problems(service: Service) -> list[tuple[str, str]]:
     return out
 
 
-def cross_checks(loaded: LoadedService, env: str, service: Service) -> list[Problem]:
+def cross_checks(ctx: CheckContext) -> list[Problem]:
     """Each key names a function; explicit thresholds must be reachable. A problem that only an
     environment's overrides cause is reported under ``environments.<env>.``."""
-    from lambdaform.loader import Problem
-
-    in_base = set(_problems(loaded.base))
-    return [Problem(path if (path, reason) in in_base else f"environments.{env}.{path}", reason)
-            for path, reason in _problems(service)]
+    in_base = set(_problems(ctx.base))
+    return [Problem(path if (path, reason) in in_base else f"environments.{ctx.env}.{path}", reason)
+            for path, reason in _problems(ctx.service)]
 
 
-def compose(stack: ServiceStack) -> None:
-    from modules._iam import tf_name
+def compose(stack: Composer) -> None:
     from modules.alarms import FunctionAlarms, FunctionAlarmsProps
     from modules.dashboard import FunctionDashboard, FunctionDashboardProps
 
@@ -159,7 +154,7 @@ def compose(stack: ServiceStack) -> None:
     for key, spec in service.alarms.items():
         fn_spec = service.functions[key]
         fn = stack.functions[key]
-        name = service.function_name(env, key)
+        name = physical(service.project, env, key)
         duration_ms = spec.duration_threshold_ms(fn_spec.timeout_seconds)
         alarms = FunctionAlarms(stack, tf_name(key, "alarms"), FunctionAlarmsProps(
             name=name,
@@ -190,3 +185,18 @@ def compose(stack: ServiceStack) -> None:
                          f"https://{service.region}.console.aws.amazon.com/cloudwatch/home?region={service.region}"
                          f"#dashboards:name={name}",
                          f"Console link to the CloudWatch dashboard of '{key}'")
+
+
+class Alarms(Kind):
+    key = KEY
+    model = AlarmsSection
+    description = "Function key -> CloudWatch alarms (and dashboard) for it."
+
+    def checks(self, ctx: CheckContext) -> list[Problem]:
+        return cross_checks(ctx)
+
+    def compose(self, stack: Composer) -> None:
+        compose(stack)
+
+
+KIND = Alarms()

@@ -1,0 +1,55 @@
+"""Every name lambdaform gives: physical AWS names, Terraform logical names, stack names and output names.
+
+One module, so the stacks, the terraform runner, the workflows and the tests can never disagree about a
+name. Pure functions of strings: nothing here imports the model, the constructs or cdktf.
+
+Physical names are ``<project>-<env>-<key>`` (functions, tables, buckets, queues, topics, ECR
+repositories); stacks are ``<project>-<env>`` (the service) and ``<project>-<env>-registry`` (the ECR
+repositories of image functions, applied first). Terraform names and outputs use ``tf_name`` of the keys
+(``-`` becomes ``_``).
+"""
+
+from __future__ import annotations
+
+import re
+
+REGISTRY_SUFFIX = "registry"
+
+
+def physical(project: str, env: str, key: str) -> str:
+    """The AWS name of anything declared under a key: ``<project>-<env>-<key>``."""
+    return f"{project}-{env}-{key}"
+
+
+def service_stack(project: str, env: str) -> str:
+    """The stack holding functions, resources and sections of one environment."""
+    return f"{project}-{env}"
+
+
+def registry_stack(project: str, env: str) -> str:
+    """The stack holding the ECR repositories of one environment's image functions."""
+    return f"{service_stack(project, env)}-{REGISTRY_SUFFIX}"
+
+
+def stacks(project: str, env: str, *, with_registry: bool) -> list[str]:
+    """One environment's stacks in apply order (registry first, when there are image functions)."""
+    return [*([registry_stack(project, env)] if with_registry else []), service_stack(project, env)]
+
+
+def is_registry_stack(stack: str) -> bool:
+    return stack.endswith(f"-{REGISTRY_SUFFIX}")
+
+
+def tf_name(*parts: str) -> str:
+    """A readable Terraform name from keys and construct ids: ``api`` + ``function`` -> ``api_function``."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(p for p in parts if p))
+
+
+def output(key: str, what: str) -> str:
+    """A stack output about ``key``: ``output("api", "function_url")`` -> ``api_function_url``."""
+    return f"{tf_name(key)}_{what}"
+
+
+FUNCTION_OUTPUTS = ("function_name", "function_arn", "function_version", "log_group_name", "function_url",
+                    "ecr_repository_url", "ecr_repository_name", "dead_letter_queue_url")
+"""What the stacks output about every function (``<fn>_<what>``); the deploy result reads them back."""
