@@ -4,6 +4,11 @@ Entries are sorted, timestamps fixed (1980-01-01), modes normalised to 0644 / 07
 is kept where set, e.g. a custom runtime's ``bootstrap``), and caches, compiled files, tests and VCS
 folders are left out. Terraform gets the hash as a literal, so an unchanged handler never re-deploys
 and a changed one changes only its own hash.
+
+The handler kit (``lambdaform_kit``: JSON logs, client cache, last line of defence) is kept once, in
+:func:`kit_root`, and added under ``lambdaform_kit/`` to every package whose Python source mentions
+``lambdaform_kit`` (:func:`uses_kit`); other packages (a custom runtime, kit-free user code) get none of it
+and keep their bytes. A source folder with its own ``lambdaform_kit/`` is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import lambdaform
+
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 DEFAULT_EXCLUDES = (
     "__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".svn",
@@ -26,6 +33,9 @@ DEFAULT_EXCLUDES = (
     "*.egg-info", ".coverage", ".env", "Dockerfile*", ".dockerignore",
 )
 """Names (any path component) or file globs never packaged."""
+
+KIT_PACKAGE = "lambdaform_kit"
+"""The import name of the handler kit, and its folder in a package."""
 
 
 class PackagingError(Exception):
@@ -54,8 +64,35 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-def collect(source: Path, extra_excludes: Iterable[str] = ()) -> list[tuple[str, Path]]:
-    """Files to package as (archive name, path), sorted by archive name."""
+def kit_root() -> Path:
+    """The folder holding the ``lambdaform_kit`` package (the one place that knows where it lives)."""
+    return Path(lambdaform.__file__).resolve().parent.parent / "handlers" / "_kit"
+
+
+def uses_kit(source: Path, extra_excludes: Iterable[str] = ()) -> bool:
+    """Whether any packaged ``.py`` file of ``source`` mentions ``lambdaform_kit`` (e.g. imports it)."""
+    needle = KIT_PACKAGE.encode()
+    for rel, path in collect(source, extra_excludes):
+        if rel.endswith(".py"):
+            try:
+                if needle in path.read_bytes():
+                    return True
+            except OSError as exc:
+                raise PackagingError(f"cannot read {path}: {exc.strerror}") from None
+    return False
+
+
+def kit_entries(source: Path, extra_excludes: Iterable[str] = ()) -> list[tuple[str, Path]]:
+    """The kit's files as (``lambdaform_kit/...``, path) when ``source`` uses the kit, else nothing."""
+    if not uses_kit(source, extra_excludes):
+        return []
+    return [(f"{KIT_PACKAGE}/{rel}", path) for rel, path in collect(kit_root() / KIT_PACKAGE)]
+
+
+def collect(
+    source: Path, extra_excludes: Iterable[str] = (), extra: Sequence[tuple[str, Path]] = ()
+) -> list[tuple[str, Path]]:
+    """Files to package as (archive name, path), sorted by archive name; ``extra`` entries are merged in."""
     source = source.resolve()
     patterns = (*DEFAULT_EXCLUDES, *extra_excludes)
     found: list[tuple[str, Path]] = []
@@ -73,18 +110,31 @@ def collect(source: Path, extra_excludes: Iterable[str] = ()) -> list[tuple[str,
                 if not target.is_relative_to(source):
                     raise PackagingError(f"{rel} is a symlink leaving {source}")
             found.append((rel, path))
-    found.sort(key=lambda item: item[0])
     if not found:
         raise PackagingError(f"{source} has no files to package")
+    if any(rel.startswith(f"{KIT_PACKAGE}/") for rel, _ in found):
+        raise PackagingError(f"{source} has its own {KIT_PACKAGE}/ folder; lambdaform adds the kit itself "
+                             "to every package that imports it: remove the copy")
+    if extra:
+        names = {rel for rel, _ in found}
+        clashes = sorted(rel for rel, _ in extra if rel in names)
+        if clashes:
+            raise PackagingError(f"{source} already has {clashes[0]}, which lambdaform adds itself")
+        found.extend(extra)
+    found.sort(key=lambda item: item[0])
     return found
 
 
-def build_zip(source: Path, extra_excludes: Iterable[str] = ()) -> Package:
-    """The canonical zip of ``source`` (in memory)."""
+def build_zip(source: Path, extra_excludes: Iterable[str] = (), extra: Sequence[tuple[str, Path]] | None = None) -> Package:
+    """The canonical zip of ``source`` (in memory), with ``extra`` entries merged into the listing.
+
+    ``extra`` defaults to :func:`kit_entries`: the handler kit when the source imports it."""
+    if extra is None:
+        extra = kit_entries(source, extra_excludes)
     buffer = io.BytesIO()
     names = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for rel, path in collect(source, extra_excludes):
+        for rel, path in collect(source, extra_excludes, extra):
             try:
                 data = path.read_bytes()
                 mode = path.stat().st_mode

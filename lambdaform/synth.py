@@ -6,6 +6,7 @@ Output layout (``OUT`` defaults to ``cdktf.out``)::
     OUT/stacks/<stack>/cdk.tf.json         Terraform JSON of each stack
     OUT/stacks/<stack>/assets/<fn>.zip     canonical zip of each zip function
     OUT/docker/<fn>/Dockerfile.lambda      rendered Dockerfile (+ .dockerignore) of each image function
+    OUT/docker/<fn>/lambdaform_kit/        the handler kit, the build's ``kit`` context (image uses the kit)
 
 Everything is written to a sibling temporary folder first and moved into place only when complete; an
 error or Ctrl-C leaves the previous output untouched and no partial folder behind.
@@ -26,7 +27,11 @@ from lambdaform.console import Output
 from lambdaform.errors import BuildError
 from lambdaform.kinds import PackageSpec
 from lambdaform.loader import LoadedService
+<<<<<<< HEAD
 from lambdaform.packaging import DEFAULT_EXCLUDES, Package, PackagingError, build_zip, collect
+=======
+from lambdaform.packaging import DEFAULT_EXCLUDES, KIT_PACKAGE, Package, build_zip, collect, kit_entries
+>>>>>>> handler-kit
 from lambdaform.render import render
 from lambdaform.service import Service
 
@@ -151,6 +156,11 @@ def _render_docker(loaded: LoadedService, service: Service, out: Path, final_out
         target.mkdir(parents=True)
         entries = sorted({rel.split("/", 1)[0] for rel, _ in collect(source, fn.exclude)} - {"requirements.txt"})
         dockerfile = final_out / "docker" / key / "Dockerfile.lambda"
+        kit = kit_entries(source, fn.exclude)
+        for rel, path in kit:  # docker cannot COPY from outside the context: the kit is a named context
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_bytes(path.read_bytes())
+            written.append(target / rel)
         context = {
             "project": service.project,
             "function_key": key,
@@ -160,6 +170,7 @@ def _render_docker(loaded: LoadedService, service: Service, out: Path, final_out
             "copy_entries": entries,
             "dockerfile_path": os.path.relpath(dockerfile, loaded.root),
             "context_path": os.path.relpath(source, loaded.root),
+            "kit_context_path": os.path.relpath(dockerfile.parent / KIT_PACKAGE, loaded.root) if kit else None,
             "image_name": f"{service.project}-{key}",
         }
         (target / "Dockerfile.lambda").write_text(render("Dockerfile.lambda.j2", **context))

@@ -109,6 +109,10 @@ class WorkflowFunction:
     folder makes the deploy jobs run ``main.py synth`` first."""
     build_context: str | None = None
     """Image functions: the docker build context, relative to the working directory."""
+    kit_context: str | None = None
+    """Image functions built from synth's ``Dockerfile.lambda`` whose code imports ``lambdaform_kit``: the
+    folder synth writes the kit to, passed as the named build context ``kit`` (relative to the working
+    directory). ``None``: no kit context."""
     url_auth: UrlAuth | None = None
     """The Function URL's auth type; ``None`` when the function has no URL (no health check).
     ``AWS_IAM`` URLs are health-checked with a SigV4-signed request, so the deploy identity needs
@@ -231,6 +235,8 @@ def _validate(ctx: WorkflowContext) -> None:
             _fail(where, f"image function {fn.name!r} needs dockerfile and build_context")
         _check_relative(f"{where}.dockerfile", fn.dockerfile)
         _check_relative(f"{where}.build_context", fn.build_context)
+        if fn.kit_context is not None:
+            _check_relative(f"{where}.kit_context", fn.kit_context)
         for env in ctx.environments:
             name = fn.function_names.get(env)
             if not name or not _FUNCTION_NAME.match(name):
@@ -262,6 +268,8 @@ def context_from_service(
     without its own ``dockerfile`` is built from the ``Dockerfile.lambda`` that synth renders into
     ``<synth_out>/docker/<fn>/``. ``overrides`` replace any other field (``install_commands``, ...).
     """
+    from lambdaform.packaging import KIT_PACKAGE, uses_kit
+
     base = loaded.base
     envs = list(loaded.environments)
     workdir = (Path(repo_root) / working_directory).resolve()
@@ -284,9 +292,11 @@ def context_from_service(
                 "the health check needs one auth type"
             )
         image = fn.package == "image"
-        dockerfile = None
+        dockerfile = kit_context = None
         if image:
             dockerfile = rel(fn.dockerfile) if fn.dockerfile else f"{synth_out}/docker/{key}/Dockerfile.lambda"
+            if not fn.dockerfile and uses_kit(loaded.resolve(fn.source), fn.exclude):
+                kit_context = f"{synth_out}/docker/{key}/{KIT_PACKAGE}"
         functions.append(
             WorkflowFunction(
                 name=key,
@@ -298,6 +308,7 @@ def context_from_service(
                 ),
                 dockerfile=dockerfile,
                 build_context=rel(fn.source) if image else None,
+                kit_context=kit_context,
                 url_auth=auths.pop(),
                 push_latest=all(loaded.environments[env].registry.image_tag_mutability == "MUTABLE" for env in envs),
                 platform="linux/arm64" if fn.architecture == "arm64" else "linux/amd64",
@@ -387,6 +398,7 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
                 "name": fn.name,
                 "dockerfile_q": _q(fn.dockerfile or ""),
                 "build_context_q": _q(fn.build_context or ""),
+                "kit_context_q": _q(fn.kit_context) if fn.kit_context else None,
                 "health_path_q": _q(fn.health_path),
                 "url_auth": fn.url_auth,
                 "push_latest": fn.push_latest,

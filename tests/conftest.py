@@ -2,7 +2,8 @@
 
 Each folder in handlers/ is the root of one Lambda package, and holds one uniquely named
 Python package (handlers/api/nl2sql_api, handlers/websocket/sensor_ws, ...), so all of them
-can share one test process without module-name clashes.
+can share one test process without module-name clashes. handlers/_kit holds lambdaform_kit, the
+shared helpers that synth copies into each package; it is on the path too, as it is in a package.
 """
 
 from __future__ import annotations

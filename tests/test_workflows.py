@@ -75,6 +75,7 @@ def image_context() -> WorkflowContext:
                 source_dir="handlers/api",
                 dockerfile="cdktf.out/docker/api/Dockerfile.lambda",
                 build_context="handlers/api",
+                kit_context="cdktf.out/docker/api/lambdaform_kit",
                 url_auth="AWS_IAM",
             ),
             WorkflowFunction(
@@ -548,13 +549,14 @@ def test_image_build_push_and_rollout_commands(image_files, runner):
     calls = runner.calls()
     assert calls[0] == [
         "docker", "buildx", "build", "--platform", "linux/amd64", "--provenance=false", "--sbom=false",
-        "--file", "cdktf.out/docker/api/Dockerfile.lambda", "--tag", f"{api}:{sha}", "--tag", f"{api}:latest",
+        "--build-context", "kit=cdktf.out/docker/api/lambdaform_kit", "--file", "cdktf.out/docker/api/Dockerfile.lambda", "--tag", f"{api}:{sha}", "--tag", f"{api}:latest",
         "--push", "handlers/api",
     ]
     assert calls[1][:5] == ["aws", "lambda", "update-function-code", "--function-name", "nl2sql-agent-prod-api"]
     assert calls[1][5:7] == ["--image-uri", f"{api}:{sha}"]
     assert calls[2] == ["aws", "lambda", "wait", "function-updated", "--function-name", "nl2sql-agent-prod-api"]
-    # push_latest=False: only the immutable SHA tag; an arm64 function gets an arm64 image.
+    # push_latest=False: only the immutable SHA tag; an arm64 function gets an arm64 image; its own
+    # Dockerfile gets no kit context.
     assert calls[3] == [
         "docker", "buildx", "build", "--platform", "linux/arm64", "--provenance=false", "--sbom=false",
         "--file", "handlers/web/Dockerfile", "--tag", f"{web}:{sha}", "--push", "handlers/web",
@@ -716,6 +718,8 @@ def test_context_from_the_repository_service_file():
     # No dockerfile of its own: built from the Dockerfile.lambda synth renders, with the handler as context.
     assert (api.dockerfile, api.build_context, api.source_dir) == (
         "cdktf.out/docker/api/Dockerfile.lambda", "handlers/api", "handlers/api")
+    # Its code imports lambdaform_kit: the build gets the kit synth writes beside the Dockerfile.
+    assert api.kit_context == "cdktf.out/docker/api/lambdaform_kit"
     assert api.push_latest is True
 
 
@@ -747,6 +751,7 @@ def test_context_from_a_service_file_in_a_subfolder(tmp_path):
     api, worker = ctx.functions
     assert (api.dockerfile, api.build_context, api.platform) == (
         "deploy/handlers/api/Dockerfile", "deploy/handlers/api", "linux/arm64")
+    assert api.kit_context is None, "its own Dockerfile, and no kit import"
     assert api.push_latest is False, "an IMMUTABLE repository cannot move 'latest'"
     assert worker.package == "zip" and worker.dockerfile is None and worker.url_auth is None
     files = render_workflows(ctx)

@@ -246,8 +246,8 @@ def test_unhandled_error_is_a_json_500_without_trace(capsys: pytest.CaptureFixtu
     logs = log_lines(capsys.readouterr().out)
     error = next(line for line in logs if line.get("event") == "unhandled_exception")
     assert error["level"] == "ERROR"
-    assert error["error_type"] == "RuntimeError"
-    assert "Traceback" in error["exception"]  # the trace goes to the log, not the client
+    assert error["error"] == "RuntimeError"
+    assert "Traceback" in error["traceback"]  # the trace goes to the log, not the client
     access = next(line for line in logs if line.get("event") == "request")
     assert access["status"] == 500
 

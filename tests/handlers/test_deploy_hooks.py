@@ -341,7 +341,7 @@ def test_unexpected_exception_still_reports_failed(
     entries = log_lines(capsys)
     assert failure_reason(entries) == "unexpected error: RuntimeError: boom: simulated bug"
     failed = next(e for e in entries if e["message"].startswith("hook failed:"))
-    assert "Traceback" in failed["exception"] and "explode" in failed["exception"]
+    assert "Traceback" in failed["traceback"] and "explode" in failed["traceback"]
 
 
 def test_aws_api_error_reports_failed(
@@ -449,7 +449,7 @@ def test_report_failure_is_logged_and_raised_for_lambda_retry(
     last = log_lines(capsys)[-1]
     assert last["level"] == "ERROR"
     assert last["message"] == "could not report Succeeded to CodeDeploy; raising so Lambda retries the invocation"
-    assert "LifecycleEventAlreadyCompletedException" in last["exception"]
+    assert "LifecycleEventAlreadyCompletedException" in last["traceback"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -849,7 +849,7 @@ def test_migration_raising_reports_failed_with_traceback(
         'migration lambdaform_test_migrations:crash raised RuntimeError: relation "orders" is locked'
     )
     raised = next(e for e in entries if e["message"] == "migration lambdaform_test_migrations:crash raised")
-    assert "Traceback" in raised["exception"]
+    assert "Traceback" in raised["traceback"]
 
 
 @pytest.mark.parametrize(

@@ -324,8 +324,8 @@ def test_connect_dynamodb_failure_returns_generic_500_and_structured_log(aws, ca
     (error,) = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "ERROR"]
     assert error["message"] == "could not record connection"
     assert error["connectionId"] == CONN
-    assert error["requestId"] == "req-42"
-    assert error["errorType"] == "ResourceNotFoundException"
+    assert error["request_id"] == "req-42"
+    assert error["error"] == "ResourceNotFoundException"
 
 
 @pytest.mark.parametrize("handler", [connect.handler, disconnect.handler, message.handler])
@@ -571,14 +571,14 @@ def test_message_dynamodb_failure_returns_generic_500_and_error_frame(aws, capsy
     assert json.loads(result["body"]) == {"error": events.GENERIC_ERROR}
     assert frames() == [{"type": "error", "error": message.INTERNAL_ERROR_FRAME}]
     errors = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "ERROR"]
-    assert errors and errors[0]["errorType"] == "ResourceNotFoundException"
+    assert errors and errors[0]["error"] == "ResourceNotFoundException"
 
 
 def test_message_logs_are_json_with_ids_and_reading_values_only_at_debug(aws, capsys):
     message.handler(ws_event(reading_message(value=987654.321)), lambda_context("req-9"))
     info = log_lines(capsys.readouterr().out)
     assert info, "the handler should log"
-    assert all(line["connectionId"] == CONN and line["requestId"] == "req-9" for line in info)
+    assert all(line["connectionId"] == CONN and line["request_id"] == "req-9" for line in info)
     assert {line["level"] for line in info} == {"INFO"}
     assert "reading stored" in [line["message"] for line in info]
     assert "987654" not in json.dumps(info)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from lambdaform_kit.logs import get_logger
 
 from .answerer import Answerer, EchoAnswerer
-from .logs import get_logger
 from .middleware import RequestLogMiddleware
 from .models import AskRequest, AskResponse, HealthResponse
 
@@ -53,7 +53,7 @@ def create_app(answerer: Answerer | None = None, settings: Settings | None = Non
     app = FastAPI(title=settings.service_name, version=settings.service_version)
     app.state.answerer = answerer if answerer is not None else EchoAnswerer()
     app.state.settings = settings
-    app.add_middleware(RequestLogMiddleware, logger=get_logger())
+    app.add_middleware(RequestLogMiddleware, logger=get_logger("nl2sql_api"))
 
     @app.get("/health", response_model=HealthResponse)
     def health(settings: Annotated[Settings, Depends(get_settings)]) -> HealthResponse:

@@ -53,11 +53,11 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_and_record)
-        except Exception as exc:
+        except Exception:
             self.logger.error(
                 "unhandled exception",
                 exc_info=True,
-                extra={**fields, "event": "unhandled_exception", "error_type": type(exc).__name__},
+                extra={**fields, "event": "unhandled_exception"},
             )
             if status is not None:
                 # Headers already went out; all we can do is end the response.

@@ -11,7 +11,9 @@ times out (one hour). :func:`lifecycle_hook` therefore wraps every check so that
 
 If the report itself cannot be sent (after botocore's retries), the handler logs why and re-raises:
 an error result is the only way left to get the hook retried by Lambda's asynchronous invocation, since
-swallowing it would leave the deployment waiting for a status that never comes.
+swallowing it would leave the deployment waiting for a status that never comes. The handler sits inside
+the kit's last line of defence with :func:`~lambdaform_kit.defence.reraise`: every line carries the Lambda
+request id, and anything else that escapes is logged once and re-raised the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdaform_kit.defence import last_line_of_defence, reraise
+from lambdaform_kit.logs import append_fields, get_logger
+
 from codedeploy_hooks import aws, config
 from codedeploy_hooks.errors import HookFailed
-from codedeploy_hooks.logs import get_logger
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -34,6 +38,8 @@ REPORT_RESERVE_SECONDS = 5.0
 
 Check = Callable[["HookContext"], None]
 Handler = Callable[[Any, Any], dict[str, Any]]
+
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class HookContext:
             **self.log_fields,
             **fields,
         }
-        get_logger().log(level, message, extra={"fields": entry}, exc_info=exc_info)
+        logger.log(level, message, extra=entry, exc_info=exc_info)
 
     def info(self, message: str, **fields: Any) -> None:
         self._log(logging.INFO, message, fields)
@@ -76,13 +82,15 @@ class HookContext:
 def lifecycle_hook(hook: str, lifecycle_event: str, check: Check) -> Handler:
     """Build the Lambda ``handler(event, context)`` that runs ``check`` and reports its outcome."""
 
+    @last_line_of_defence(reraise, logger=logger)
     def handler(event: Any, context: Any) -> dict[str, Any]:
+        append_fields(hook=hook, lifecycleEvent=lifecycle_event)  # on every line, the defence's too
         ids = _event_ids(event)
         if isinstance(ids, str):
             # Without both ids there is nothing to report to; say so loudly instead.
-            get_logger().error(
+            logger.error(
                 f"cannot run hook: {ids}",
-                extra={"fields": {"hook": hook, "lifecycleEvent": lifecycle_event, "deploymentId": None}},
+                extra={"hook": hook, "lifecycleEvent": lifecycle_event, "deploymentId": None},
             )
             return {"hook": hook, "status": FAILED, "reason": ids, "reported": False}
         deployment_id, execution_id = ids

@@ -8,5 +8,6 @@ Entry points (Lambda handler strings):
   aggregates this connection's recent readings, asks the analysis backend to describe them and posts the
   description back on the socket.
 
-The package imports only the standard library and boto3/botocore, both present in the Lambda runtime.
+The package imports only the standard library, boto3/botocore (both present in the Lambda runtime) and
+lambdaform_kit, which lambdaform copies into the zip.
 """

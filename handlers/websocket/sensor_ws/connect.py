@@ -6,10 +6,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdaform_kit.logs import get_logger
+
 from sensor_ws import clock, events, store
 from sensor_ws.config import Config
 from sensor_ws.entry import route
-from sensor_ws.log import get_logger
+
+logger = get_logger(__name__)
 
 
 def _connect(event: dict[str, Any], connection_id: str, config: Config) -> dict[str, Any]:
@@ -17,9 +20,9 @@ def _connect(event: dict[str, Any], connection_id: str, config: Config) -> dict[
     try:
         store.put_connection(config.connections_table, connection_id, clock.now_ms(), config.connection_ttl_seconds)
     except (ClientError, BotoCoreError):
-        get_logger().error("could not record connection", exc_info=True)
+        logger.error("could not record connection", exc_info=True)
         return events.server_error()
-    get_logger().info("connected")
+    logger.info("connected")
     return events.ok()
 
 

@@ -6,10 +6,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdaform_kit.logs import get_logger
+
 from sensor_ws import events, store
 from sensor_ws.config import Config
 from sensor_ws.entry import route
-from sensor_ws.log import get_logger
+
+logger = get_logger(__name__)
 
 
 def _disconnect(event: dict[str, Any], connection_id: str, config: Config) -> dict[str, Any]:
@@ -17,9 +20,9 @@ def _disconnect(event: dict[str, Any], connection_id: str, config: Config) -> di
     try:
         store.delete_connection(config.connections_table, connection_id)
     except (ClientError, BotoCoreError):
-        get_logger().error("could not remove connection", exc_info=True)
+        logger.error("could not remove connection", exc_info=True)
         return events.server_error()
-    get_logger().info("disconnected")
+    logger.info("disconnected")
     return events.ok()
 
 

@@ -6,12 +6,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdaform_kit.logs import get_logger
+
 from sensor_ws import clock, events, replies, store
 from sensor_ws.analysis import backend_from_config, build_aggregate
 from sensor_ws.config import Config
 from sensor_ws.entry import route
-from sensor_ws.log import get_logger
 from sensor_ws.validation import InvalidMessage, parse_message
+
+logger = get_logger(__name__)
 
 INTERNAL_ERROR_FRAME = "internal error"
 ANALYSIS_ERROR_FRAME = "analysis unavailable"
@@ -19,11 +22,10 @@ ANALYSIS_ERROR_FRAME = "analysis unavailable"
 
 def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[str, Any]:
     """Validate and store the reading, describe the connection's recent window, post the reply."""
-    logger = get_logger()
     try:
         endpoint = events.callback_endpoint(event, config)
     except events.EventError as error:
-        logger.error("rejected event", extra={"fields": {"reason": str(error)}})
+        logger.error("rejected event", extra={"reason": str(error)})
         return events.server_error()
 
     def fail(reason: str, status: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +36,7 @@ def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[
     try:
         reading = parse_message(event, config.max_message_bytes, now_ms)
     except InvalidMessage as error:
-        logger.warning("rejected message", extra={"fields": {"reason": str(error)}})
+        logger.warning("rejected message", extra={"reason": str(error)})
         return fail(str(error), events.bad_request(str(error)))
 
     try:
@@ -52,9 +54,9 @@ def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[
         return fail(INTERNAL_ERROR_FRAME, events.server_error())
     logger.info(
         "reading stored",
-        extra={"fields": {"sensorId": reading.sensor_id, "sensorType": reading.type, "timestamp": item["timestamp"]}},
+        extra={"sensorId": reading.sensor_id, "sensorType": reading.type, "timestamp": item["timestamp"]},
     )
-    logger.debug("reading value", extra={"fields": {"sensorId": reading.sensor_id, "value": str(reading.value)}})
+    logger.debug("reading value", extra={"sensorId": reading.sensor_id, "value": str(reading.value)})
 
     aggregate = build_aggregate(connection_id, items, config.aggregation_window_ms, config.max_aggregation_size)
     try:
@@ -63,7 +65,7 @@ def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[
         logger.error("analysis backend failed", exc_info=True)
         return fail(ANALYSIS_ERROR_FRAME, events.server_error())
     if not text:
-        logger.info("no description to send", extra={"fields": {"readingCount": aggregate["count"]}})
+        logger.info("no description to send", extra={"readingCount": aggregate["count"]})
         return events.ok()
 
     result = replies.send(
@@ -76,7 +78,7 @@ def _message(event: dict[str, Any], connection_id: str, config: Config) -> dict[
         return events.gone()
     if result is replies.SendResult.FAILED:
         return events.server_error()
-    logger.info("description sent", extra={"fields": {"readingCount": aggregate["count"]}})
+    logger.info("description sent", extra={"readingCount": aggregate["count"]})
     return events.ok()
 
 

@@ -8,8 +8,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdaform_kit.logs import get_logger
+
 from sensor_ws import clients, store
-from sensor_ws.log import get_logger
+
+logger = get_logger(__name__)
 
 
 class SendResult(enum.Enum):
@@ -25,7 +28,6 @@ def send(endpoint_url: str, connection_id: str, payload: dict[str, Any], connect
     A GoneException (HTTP 410) means the connection is stale: its item is deleted from the connections
     table so nothing keeps writing to it. Every other failure is logged and reported as FAILED.
     """
-    logger = get_logger()
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     try:
         clients.management_api(endpoint_url).post_to_connection(ConnectionId=connection_id, Data=data)
@@ -33,7 +35,7 @@ def send(endpoint_url: str, connection_id: str, payload: dict[str, Any], connect
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code != "GoneException":
-            logger.error("post_to_connection failed", exc_info=True, extra={"fields": {"errorCode": code}})
+            logger.error("post_to_connection failed", exc_info=True, extra={"errorCode": code})
             return SendResult.FAILED
     except BotoCoreError:
         logger.error("post_to_connection failed", exc_info=True)

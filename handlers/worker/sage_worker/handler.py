@@ -18,8 +18,10 @@ Environment:
 Answers (``{"statusCode", "body": JSON}``): 200 with the processor's result and the uploaded files;
 400 invalid event; 404 an input file is missing; 409 the execution is locked; 500 processing failed
 (the traceback goes to ``error.log`` in storage and to the log stream, never into the body).
-The lock is released whatever happens. The handler never raises, so an asynchronous invocation is not
-retried by Lambda for a deterministic failure.
+The lock is released whatever happens. The handler never raises (the kit's last line of defence answers
+anything unexpected with a 500), so an asynchronous invocation is not retried by Lambda for a
+deterministic failure. Log lines carry the invocation's ``request_id`` and, once the event is valid, its
+``execution_id``.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+from lambdaform_kit import clients
+from lambdaform_kit.defence import last_line_of_defence
+from lambdaform_kit.logs import append_fields, get_logger
 
 from .lock import DEFAULT_TTL_SECONDS, DistributedLock
-from .logs import get_logger
 from .storage import DEFAULT_S3_PREFIX, S3Storage, StorageAdapter, UnsafeNameError, validate_name
 
 logger = get_logger(__name__)
@@ -143,9 +146,9 @@ def dependencies() -> Dependencies:
         raise ConfigurationError("SAGE_LOCK_TTL_SECONDS must be an integer") from None
     return Dependencies(
         storage=S3Storage(
-            bucket, prefix=os.environ.get("SAGE_S3_PREFIX", DEFAULT_S3_PREFIX), client=boto3.client("s3")
+            bucket, prefix=os.environ.get("SAGE_S3_PREFIX", DEFAULT_S3_PREFIX), client=clients.client("s3")
         ),
-        lock=DistributedLock(table, ttl_seconds=ttl, client=boto3.client("dynamodb")),
+        lock=DistributedLock(table, ttl_seconds=ttl, client=clients.client("dynamodb")),
         processor=load_processor(os.environ.get("SAGE_PROCESSOR", DEFAULT_PROCESSOR)),
     )
 
@@ -185,10 +188,10 @@ def _fetch_inputs(storage: StorageAdapter, request: WorkRequest, execution_dir: 
     (execution_dir / CONFIG_FILE).write_text(request.yaml_config, encoding="utf-8")
 
 
-def run(request: WorkRequest, deps: Dependencies, request_id: str | None = None) -> dict[str, Any]:
+def run(request: WorkRequest, deps: Dependencies) -> dict[str, Any]:
     """Lock, fetch inputs, process, upload; release the lock whatever happens."""
     execution_id = request.execution_id
-    log_fields = {"execution_id": execution_id, "request_id": request_id}
+    log_fields = {"execution_id": execution_id}
     acquired, owner = deps.lock.acquire(execution_id)
     if not acquired or owner is None:
         logger.info("execution locked", extra=log_fields)
@@ -215,7 +218,7 @@ def run(request: WorkRequest, deps: Dependencies, request_id: str | None = None)
         _record_error(deps.storage, execution_id, error)
         return _response(404, status="error", execution_id=execution_id, error=str(error))
     except Exception as error:
-        logger.exception("execution failed", extra={**log_fields, "error_type": type(error).__name__})
+        logger.exception("execution failed", extra=log_fields)
         _record_error(deps.storage, execution_id, error)
         return _response(
             500, status="error", execution_id=execution_id,
@@ -231,23 +234,27 @@ def run(request: WorkRequest, deps: Dependencies, request_id: str | None = None)
             logger.warning("lock was not released (expired and taken over?)", extra=log_fields)
 
 
+def _internal_error(_error: Exception, event: Any) -> dict[str, Any]:
+    """The answer to an unexpected failure (e.g. DynamoDB unreachable while acquiring the lock)."""
+    try:
+        execution_id = validate_name(event.get("execution_id"), "execution_id") if isinstance(event, Mapping) else None
+    except UnsafeNameError:
+        execution_id = None
+    return _response(500, status="error", execution_id=execution_id, error="internal error")
+
+
+@last_line_of_defence(_internal_error, logger=logger, message="unexpected failure")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point: validate, then :func:`run`. Never raises."""
-    request_id = getattr(context, "aws_request_id", None)
     try:
         request = parse_event(event)
     except InvalidEvent as error:
-        logger.info("invalid event", extra={"request_id": request_id, "reason": str(error)})
+        logger.info("invalid event", extra={"reason": str(error)})
         return _response(400, status="invalid", error=str(error))
+    append_fields(execution_id=request.execution_id)
     try:
         deps = dependencies()
     except ConfigurationError:
-        logger.exception("worker misconfigured", extra={"request_id": request_id})
+        logger.exception("worker misconfigured")
         return _response(500, status="error", execution_id=request.execution_id, error="worker misconfigured")
-    try:
-        return run(request, deps, request_id)
-    except Exception:  # e.g. DynamoDB unreachable while acquiring the lock
-        logger.exception(
-            "unexpected failure", extra={"execution_id": request.execution_id, "request_id": request_id}
-        )
-        return _response(500, status="error", execution_id=request.execution_id, error="internal error")
+    return run(request, deps)

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from lambdaform_kit.logs import get_logger
 
-from .logs import get_logger
 from .storage import validate_name
 
 logger = get_logger(__name__)
