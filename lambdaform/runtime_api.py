@@ -26,6 +26,7 @@ Everything the runtime posted is also kept (``responses``, ``errors``, ``init_er
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -90,6 +91,15 @@ def _parse_error(body: bytes, header: str | None) -> PostedError:
     return PostedError(parsed, header)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A runtime that is killed drops its keep-alive connection: expected, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class RuntimeAPI:
     """A threaded Runtime API server on ``127.0.0.1``; ``address`` is the ``host:port`` for
     ``AWS_LAMBDA_RUNTIME_API``. Start and stop it with ``with`` (or ``start()`` / ``shutdown()``)."""
@@ -108,8 +118,7 @@ class RuntimeAPI:
         self.responses: dict[str, bytes] = {}
         self.errors: dict[str, PostedError] = {}
         self.init_errors: list[PostedError] = []
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_class(self))
         bound_host, bound_port = self._server.server_address[:2]
         self.address = f"{bound_host}:{bound_port}"
         self._thread: threading.Thread | None = None
