@@ -249,6 +249,18 @@ def _python_version(runtime: str) -> str | None:
     return runtime.removeprefix("python") if runtime.startswith("python") else None
 
 
+def check_runnable(runtime: str, handler: str | None, architecture: str) -> Path | None:
+    """Refuse (:class:`LocalInvokeError`) a function this machine cannot run as Lambda would; return the
+    Python interpreter a python function will run under (None for ``provided.*``)."""
+    version = _python_version(runtime)
+    if version is None and not runtime.startswith("provided"):
+        raise LocalInvokeError(f"invoke runs python3.x and provided.* functions; runtime {runtime} is not supported")
+    if version is not None and not handler:
+        raise LocalInvokeError(f"a {runtime} function needs a handler (module.function)")
+    _check_architecture(architecture)
+    return find_python(version) if version is not None else None
+
+
 def _event_bytes(event: Any) -> bytes:
     if isinstance(event, bytes):
         return event
@@ -353,15 +365,10 @@ def invoke_zip(
     in order into one opt folder (later layers win, as in Lambda). ``credentials`` replace the dummy AWS
     credentials the function gets by default."""
     zip_path = Path(zip_path)
-    version = _python_version(runtime)
-    if version is None and not runtime.startswith("provided"):
-        raise LocalInvokeError(f"invoke runs python3.x and provided.* functions; runtime {runtime} is not supported")
-    if version is not None and not handler:
-        raise LocalInvokeError(f"a {runtime} function needs a handler (module.function)")
-    _check_architecture(architecture)
+    python = check_runnable(runtime, handler, architecture)
     if not zip_path.is_file():
         raise InputError(f"{zip_path}: no such package")
-    python = find_python(version) if version is not None else None
+    version = _python_version(runtime)
     ric = ensure_ric(python, version) if python is not None and version is not None else None
 
     with tempfile.TemporaryDirectory(prefix="lambdaform-invoke-") as tmp:
