@@ -8,6 +8,7 @@
     python main.py plan     [SERVICE_FILE] --env dev [--detailed-exitcode]
     python main.py deploy   [SERVICE_FILE] --env dev [--yes] [--json]
     python main.py destroy  [SERVICE_FILE] --env dev [--yes]
+    python main.py invoke   FUNCTION [SERVICE_FILE] [--event event.json] [--env dev]
 
 Exit codes: 0 success, 1 an external tool (terraform) failed, 2 invalid input.
 """
@@ -352,6 +353,43 @@ def workflows(
         written = commands.write_workflows(service_file, repo_root)
         for path in written:
             typer.echo(f"wrote {path}")
+
+
+# ----------------------------------------------------------------------------------- invoke (self-contained)
+@app.command()
+def invoke(
+    function: Annotated[str, typer.Argument(help="Function key under `functions:`.")],
+    service_file: ServiceFile = Path("service.yaml"),
+    event: Annotated[Path | None, typer.Option("--event", help="Event JSON file ('-': stdin). Default: {}.")] = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment (default: the file's first).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Synth output folder (default: a temporary one).")] = None,
+    layer: Annotated[list[Path] | None, typer.Option("--layer", help="Layer zip to extract into /opt; repeatable, in order.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Environment variable NAME=VALUE for this run; repeatable.")] = None,
+    host_credentials: Annotated[bool, typer.Option(
+        "--host-credentials", help="Pass this shell's AWS_ACCESS_KEY_ID/SECRET/SESSION_TOKEN (default: dummy ones).")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Run FUNCTION's exact packaged zip locally (no Docker) and print its result; its logs go to stderr.
+
+    The zip runs in a fresh interpreter of the function's Python version with only the package and its
+    layers on the path (provided.* runtimes run their bootstrap), through the real Lambda runtime interface
+    client. Exit 0 on success, 1 when the function fails, 2 when it cannot run here faithfully."""
+    from lambdaform.cli_invoke import invoke_command
+
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        result = invoke_command(service_file, function, event, env, out, layers=layer or (),
+                                set_variables=set_ or (), host_credentials=host_credentials, output=output)
+    if result.logs:
+        sys.stderr.write(result.logs if result.logs.endswith("\n") else result.logs + "\n")
+    if not quiet:
+        print(f"REPORT RequestId: {result.request_id} Duration: {result.duration_ms:.2f} ms", file=sys.stderr)
+    if result.error is not None:
+        typer.echo(json.dumps(result.error.as_dict()))
+        output.error(f"{function} failed ({result.error.phase}): {result.error.error_type}: {result.error.error_message}")
+        raise typer.Exit(EXIT_TOOL)
+    typer.echo(result.payload_bytes.decode("utf-8", "replace"))
 
 
 if __name__ == "__main__":

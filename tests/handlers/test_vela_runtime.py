@@ -1,4 +1,4 @@
-"""handlers/vela_runtime: the Vela interpreter, and the bootstrap against a fake Lambda Runtime API."""
+"""handlers/vela_runtime: the Vela interpreter, and the bootstrap against lambdaform's local Lambda Runtime API."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import os
 import shutil
 import stat
 import subprocess
-import threading
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,11 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lambdaform.runtime_api import RuntimeAPI
+
 PACKAGE = Path(__file__).resolve().parents[2] / "handlers" / "vela_runtime"
 BOOTSTRAP = PACKAGE / "bootstrap"
 VELA = PACKAGE / "runtime" / "vela"
 APP = PACKAGE / "app.velac"
-API_PREFIX = "/2018-06-01/runtime"
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl")
 
@@ -77,115 +74,21 @@ def write_program(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------------- fake Runtime API
-@dataclass
-class Invocation:
-    request_id: str
-    event: bytes
-
-
-@dataclass
-class FakeRuntimeAPI:
-    """Serves queued invocations on /next; records /response, /error and /init/error posts.
-
-    When the queue is empty, /next answers 500, as the real API does when the environment is shut
-    down, which makes the bootstrap exit: the test then has every post it is going to get.
-    """
-
-    queue: deque[Invocation] = field(default_factory=deque)
-    responses: dict[str, bytes] = field(default_factory=dict)
-    errors: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
-    init_errors: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
-    order: list[tuple[str, str]] = field(default_factory=list)
-    next_calls: int = 0
-    address: str = ""
-
-    def enqueue(self, request_id: str, event: Any) -> None:
-        body = event if isinstance(event, bytes) else json.dumps(event).encode()
-        self.queue.append(Invocation(request_id, body))
-
-
-def _make_handler(api: FakeRuntimeAPI, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            if self.path != f"{API_PREFIX}/invocation/next":
-                self._reply(404, b'{"errorMessage":"unknown path"}')
-                return
-            with lock:
-                api.next_calls += 1
-                invocation = api.queue.popleft() if api.queue else None
-            if invocation is None:
-                self._reply(500, b'{"errorMessage":"no more events","errorType":"Test.Drained"}')
-                return
-            self._reply(
-                200,
-                invocation.event,
-                {
-                    "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                    "Lambda-Runtime-Deadline-Ms": "4102444800000",
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:vela",
-                    "Lambda-Runtime-Trace-Id": "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419",
-                },
-            )
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
-            parts = self.path.removeprefix(API_PREFIX + "/").split("/")
-            with lock:
-                if parts == ["init", "error"]:
-                    api.init_errors.append((json.loads(body), error_type))
-                    api.order.append(("init/error", ""))
-                elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response":
-                    api.responses[parts[1]] = body
-                    api.order.append(("response", parts[1]))
-                elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "error":
-                    api.errors[parts[1]] = (json.loads(body), error_type)
-                    api.order.append(("error", parts[1]))
-                else:
-                    self._reply(404, b'{"errorMessage":"unknown path"}')
-                    return
-            self._reply(202, b'{"status":"OK"}')
-
-    return Handler
-
-
+# ----------------------------------------------------------------------------------- Runtime API
 @pytest.fixture
-def runtime_api() -> Iterator[FakeRuntimeAPI]:
-    api = FakeRuntimeAPI()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(api, threading.Lock()))
-    host, port = server.server_address[:2]
-    api.address = f"{host}:{port}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-runtime-api", daemon=True
-    )
-    thread.start()
-    try:
+def runtime_api() -> Iterator[RuntimeAPI]:
+    """lambdaform's local Runtime API; run_bootstrap closes its queue, so /next answers 500 once the
+    queued events are served (as Lambda does when the environment shuts down) and the bootstrap exits:
+    the test then has every post it is going to get."""
+    with RuntimeAPI() as api:
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def run_bootstrap(
-    api: FakeRuntimeAPI, task_root: Path, handler: str, tmp_path: Path, timeout: float = 15
+    api: RuntimeAPI, task_root: Path, handler: str, tmp_path: Path, timeout: float = 15
 ) -> subprocess.CompletedProcess[str]:
-    """Run bootstrap until it exits (the fake API makes it exit once the queue is drained)."""
+    """Run bootstrap until it exits (the API makes it exit once the queue is drained)."""
+    api.close_queue()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": api.address,
@@ -378,10 +281,10 @@ def test_runtime_failures_exit_1_with_a_typed_error(tmp_path: Path, text: str, e
 
 
 # ----------------------------------------------------------------------------------- the bootstrap
-def test_bootstrap_serves_each_invocation(runtime_api: FakeRuntimeAPI, tmp_path: Path) -> None:
-    runtime_api.enqueue("req-1", function_url_event({"name": "Ada"}))
-    runtime_api.enqueue("req-2", function_url_event(None))
-    runtime_api.enqueue("req-3", function_url_event({"name": 'Grace "Amazing" \\ Hopper ✓'}))
+def test_bootstrap_serves_each_invocation(runtime_api: RuntimeAPI, tmp_path: Path) -> None:
+    runtime_api.enqueue(request_id="req-1", event=function_url_event({"name": "Ada"}))
+    runtime_api.enqueue(request_id="req-2", event=function_url_event(None))
+    runtime_api.enqueue(request_id="req-3", event=function_url_event({"name": 'Grace "Amazing" \\ Hopper ✓'}))
 
     result = run_bootstrap(runtime_api, PACKAGE, "app.velac", tmp_path)
 
@@ -399,12 +302,12 @@ def test_bootstrap_serves_each_invocation(runtime_api: FakeRuntimeAPI, tmp_path:
 
 
 def test_bootstrap_reports_a_failed_invocation_and_keeps_serving(
-    runtime_api: FakeRuntimeAPI, tmp_path: Path
+    runtime_api: RuntimeAPI, tmp_path: Path
 ) -> None:
-    runtime_api.enqueue("ok-1", function_url_event({"name": "Ada"}))
-    runtime_api.enqueue("bad-json", b"{this is not json")
-    runtime_api.enqueue("bad-type", function_url_event({"name": "x"}) | {"queryStringParameters": {"name": {"nested": 1}}})
-    runtime_api.enqueue("ok-2", function_url_event({"name": "Linus"}))
+    runtime_api.enqueue(request_id="ok-1", event=function_url_event({"name": "Ada"}))
+    runtime_api.enqueue(request_id="bad-json", event=b"{this is not json")
+    runtime_api.enqueue(request_id="bad-type", event=function_url_event({"name": "x"}) | {"queryStringParameters": {"name": {"nested": 1}}})
+    runtime_api.enqueue(request_id="ok-2", event=function_url_event({"name": "Linus"}))
 
     result = run_bootstrap(runtime_api, PACKAGE, "app.velac", tmp_path)
 
@@ -424,11 +327,11 @@ def test_bootstrap_reports_a_failed_invocation_and_keeps_serving(
 
 
 def test_bootstrap_reports_program_failures_with_their_message(
-    runtime_api: FakeRuntimeAPI, task_root_with, tmp_path: Path
+    runtime_api: RuntimeAPI, task_root_with, tmp_path: Path
 ) -> None:
     root = task_root_with("guard.velac", 'VELAC 1\nREAD_EVENT\nFAIL "payment service said: \\"no\\"\\n"\n')
-    runtime_api.enqueue("r1", {"amount": 1})
-    runtime_api.enqueue("r2", {"amount": 2})
+    runtime_api.enqueue(request_id="r1", event={"amount": 1})
+    runtime_api.enqueue(request_id="r2", event={"amount": 2})
 
     run_bootstrap(runtime_api, root, "guard.velac", tmp_path)
 
@@ -450,7 +353,7 @@ def test_bootstrap_reports_program_failures_with_their_message(
     ids=["missing-program", "empty-handler", "path-escape", "invalid-bytecode"],
 )
 def test_bootstrap_reports_init_errors_and_exits(
-    runtime_api: FakeRuntimeAPI,
+    runtime_api: RuntimeAPI,
     task_root_with,
     tmp_path: Path,
     handler: str,
@@ -461,7 +364,7 @@ def test_bootstrap_reports_init_errors_and_exits(
     root = task_root_with("other.velac", APP.read_text())
     if program is not None:
         (root / handler).write_text(program)
-    runtime_api.enqueue("never", function_url_event({"name": "Ada"}))
+    runtime_api.enqueue(request_id="never", event=function_url_event({"name": "Ada"}))
 
     result = run_bootstrap(runtime_api, root, handler, tmp_path)
 
