@@ -27,11 +27,15 @@ from lambdaform.console import Output
 from lambdaform.errors import BuildError
 from lambdaform.kinds import PackageSpec
 from lambdaform.loader import LoadedService
-<<<<<<< HEAD
-from lambdaform.packaging import DEFAULT_EXCLUDES, Package, PackagingError, build_zip, collect
-=======
-from lambdaform.packaging import DEFAULT_EXCLUDES, KIT_PACKAGE, Package, build_zip, collect, kit_entries
->>>>>>> handler-kit
+from lambdaform.packaging import (
+    DEFAULT_EXCLUDES,
+    KIT_PACKAGE,
+    Package,
+    PackagingError,
+    build_zip,
+    collect,
+    kit_entries,
+)
 from lambdaform.render import render
 from lambdaform.service import Service
 
