@@ -355,7 +355,6 @@ def workflows(
             typer.echo(f"wrote {path}")
 
 
-# ----------------------------------------------------------------------------------- invoke (self-contained)
 @app.command()
 def invoke(
     function: Annotated[str, typer.Argument(help="Function key under `functions:`.")],
@@ -375,11 +374,11 @@ def invoke(
     The zip runs in a fresh interpreter of the function's Python version with only the package and its
     layers on the path (provided.* runtimes run their bootstrap), through the real Lambda runtime interface
     client. Exit 0 on success, 1 when the function fails, 2 when it cannot run here faithfully."""
-    from lambdaform.cli_invoke import invoke_command
+    from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        result = invoke_command(service_file, function, event, env, out, layers=layer or (),
+        result = commands.invoke(service_file, function, event, env, out, layers=layer or (),
                                 set_variables=set_ or (), host_credentials=host_credentials, output=output)
     if result.logs:
         sys.stderr.write(result.logs if result.logs.endswith("\n") else result.logs + "\n")

@@ -23,6 +23,7 @@ from lambdaform.errors import InputError, Problem, ServiceFileError
 from lambdaform.kinds import KINDS, CheckContext, PackageSpec, by_key, reference_pattern
 from lambdaform.names import physical
 from lambdaform.service import Service
+from lambdaform.triggers import TAG_PREFIX, TRIGGERS, uses
 
 __all__ = ["LoadedService", "Problem", "ServiceFileError", "load_service", "parse_yaml"]
 
@@ -129,7 +130,8 @@ def parse_yaml(path: Path) -> dict:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+            dict: "a mapping"}.get(
         type(value), type(value).__name__
     )
 
@@ -171,6 +173,16 @@ def _reason(error: Mapping[str, Any]) -> str:
         key = str(loc[-1]) if loc else ""
         hint = difflib.get_close_matches(key, _KNOWN_FIELDS, n=1, cutoff=0.6)
         return "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
+    if kind == "trigger_kind":
+        value = error.get("input")
+        keys = list(value) if isinstance(value, dict) else []
+        kinds = [trigger.key for trigger in TRIGGERS]
+        if len(keys) == 1:
+            hint = difflib.get_close_matches(str(keys[0]), kinds, n=1, cutoff=0.6)
+            return (f"unknown trigger kind '{keys[0]}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+                    + f" (kinds: {', '.join(kinds)})")
+        return f"a trigger is a one-key mapping naming its kind ({', '.join(kinds)}), got {_kind(value)}" + (
+            f" with keys {', '.join(map(str, keys))}" if keys else "")
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -184,7 +196,8 @@ def _reason(error: Mapping[str, Any]) -> str:
 def _problems(error: ValidationError, prefix: str = "") -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
-        loc = [p for p in item["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+        loc = [p for p in item["loc"]
+               if not (isinstance(p, str) and (p.startswith(("function-", TAG_PREFIX)) or "[" in p))]
         path = _dotted(loc)
         problems.append(Problem(f"{prefix}{path}" if path else prefix.rstrip("."), _reason(item)))
     return problems
@@ -278,6 +291,10 @@ def _cross_checks(loaded: LoadedService) -> list[Problem]:
         for kind in KINDS:
             if kind.present(service):
                 problems += kind.checks(ctx)
+        for trigger in TRIGGERS:
+            found = uses(service)[trigger.key]
+            if found:
+                problems += trigger.checks(ctx, found)
         for key, fn in service.functions.items():
             name = physical(service.project, env, key)
             where = f"functions.{key}"

@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, create_model, field_validator, mo
 
 from lambdaform import names
 from lambdaform.kinds import KINDS, Kind, by_access_key
+from lambdaform.triggers import item_type as trigger_item_type
 from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tests)
     LOG_RETENTION_DAYS,
     RESERVED_ENV_VARS,
@@ -202,6 +203,11 @@ class Function(Strict):
         default_factory=dict,
         description="Environment variable -> key under `secrets:`; the variable receives the parameter name or "
         "secret ARN (never the value) and the role may read exactly that secret.",
+    )
+    triggers: list[trigger_item_type()] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="What invokes the function, each a one-key mapping from the kind to its options "
+        "(sqs, schedule, s3, sns, dynamodb_stream, kinesis, eventbridge, http).",
     )
 
     @field_validator("log_retention_days")

@@ -32,6 +32,7 @@ from lambdaform.names import output as output_name
 from lambdaform.names import tf_name
 from lambdaform.service import Function as FunctionSpec
 from lambdaform.service import Service
+from lambdaform.triggers import TRIGGERS, uses
 from modules._iam import named, policy, statement
 from modules.sqs_queue import Queue, QueueProps
 from modules.ci_identity import CiIdentity, CiIdentityProps
@@ -164,6 +165,10 @@ class ServiceStack(TerraformStack):
         for kind in present:
             if kind.phase == "sections":
                 kind.compose(self)
+        triggered = uses(service)
+        for trigger in TRIGGERS:
+            if triggered[trigger.key]:
+                trigger.compose(self, triggered[trigger.key])
         if service.ci is not None:
             self._ci(service, repositories)
 
@@ -176,11 +181,12 @@ class ServiceStack(TerraformStack):
         """Register a resource construct (it answers ``grant(mode, prefix)`` and ``reference(attribute)``)."""
         self.resources.setdefault(kind, {})[key] = construct
 
-    def grant(self, function_key: str, name: str, statements: list[dict]) -> None:
-        """Attach an extra inline policy ``name`` to a function's execution role."""
+    def grant(self, function_key: str, name: str, statements: list[dict]) -> IamRolePolicy:
+        """Attach an extra inline policy ``name`` to a function's execution role; returns it, so what needs
+        the permission at creation (an event source mapping) can depend on it."""
         fn = self.functions[function_key]
-        named(IamRolePolicy(fn, f"grant-{name}", name=name, role=fn.role_name, policy=policy(statements)),
-              tf_name(function_key), "grant", name)
+        return named(IamRolePolicy(fn, f"grant-{name}", name=name, role=fn.role_name, policy=policy(statements)),
+                     tf_name(function_key), "grant", name)
 
     def ref(self, kind: str, key: str, attribute: str) -> str:
         """The Terraform value behind ``${kind.key.attribute}``."""

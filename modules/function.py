@@ -159,3 +159,7 @@ class Function(Construct):
         self.role_name: str = self.role.role_name
         self.log_group_name: str = self.log_group.name
         self.log_group_arn: str = self.log_group.arn
+        self.target_arn: str = self.function_arn
+        """What triggers invoke: the function ARN, or an alias ARN once the function is published behind one."""
+        self.qualifier: str | None = None
+        """The alias triggers' permissions apply to (``None``: the unqualified function)."""

@@ -22,6 +22,8 @@ class QueueProps:
     """14 days by default: the longest SQS keeps messages, so failures can be inspected."""
     kms_key_arn: str | None = None
     """Encrypt with this customer managed key; SQS-managed keys (SSE-SQS) when unset."""
+    fifo: bool = False
+    """A FIFO queue (``name`` must end in ``.fifo``), with content-based deduplication."""
 
 
 class Queue(Construct):
@@ -31,7 +33,10 @@ class Queue(Construct):
         super().__init__(scope, id)
         encryption = ({"kms_master_key_id": props.kms_key_arn, "kms_data_key_reuse_period_seconds": 300}
                       if props.kms_key_arn else {"sqs_managed_sse_enabled": True})
-        queue = named(SqsQueue(self, "queue", name=props.name, **encryption,
+        if props.fifo != props.name.endswith(".fifo"):
+            raise ValueError(f"queue {props.name!r}: a FIFO queue's name ends in .fifo, and only a FIFO queue's does")
+        fifo = {"fifo_queue": True, "content_based_deduplication": True} if props.fifo else {}
+        queue = named(SqsQueue(self, "queue", name=props.name, **encryption, **fifo,
                                visibility_timeout_seconds=props.visibility_timeout_seconds,
                                message_retention_seconds=props.message_retention_seconds), id)
         self.queue_arn: str = queue.arn
@@ -41,6 +46,10 @@ class Queue(Construct):
     def actions(self, mode: str) -> list[str]:
         chosen = {"read": RECEIVE_ACTIONS, "write": SEND_ACTIONS, "read_write": SEND_ACTIONS + RECEIVE_ACTIONS}[mode]
         return sorted(set(chosen))
+
+    def grant_consume(self) -> list[dict]:
+        """Statements an event source mapping needs to poll this queue (and nothing else)."""
+        return [statement(sorted(set(RECEIVE_ACTIONS) - {"sqs:GetQueueUrl"}), [self.queue_arn], sid="ConsumeQueue")]
 
     def grant(self, mode: str, prefix: str | None = None) -> list[dict]:
         """Statements allowing ``mode`` (read: receive/delete, write: send) on this queue only."""

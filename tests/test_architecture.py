@@ -126,4 +126,4 @@ def test_main_only_parses_and_prints():
     terraform and reads no service file itself."""
     imported = _imports("main", ROOT / "main.py", set(_project_modules()))
     assert imported <= {"lambdaform", "lambdaform.commands", "lambdaform.console", "lambdaform.errors",
-                        "lambdaform.deploy", "lambdaform.cli_invoke"}, imported
+                        "lambdaform.deploy"}, imported

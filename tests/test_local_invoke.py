@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lambdaform import local_invoke
-from lambdaform.cli_invoke import invoke_command
+from lambdaform.commands import invoke as invoke_command
 from lambdaform.errors import InputError
 from lambdaform.local_invoke import host_architecture, invoke_zip
 from lambdaform.packaging import build_zip

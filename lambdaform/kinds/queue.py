@@ -23,6 +23,8 @@ class Queue(Strict):
 
     visibility_timeout_seconds: int = Field(default=30, ge=0, le=43200)
     message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
+    fifo: bool = Field(default=False, description="A FIFO queue (its name gets the .fifo suffix AWS requires), "
+                       "exactly-once and ordered per message group, content-based deduplication.")
 
 
 class Queues(Kind):
@@ -38,8 +40,10 @@ class Queues(Kind):
 
         key_arn = stack.key.key_arn if stack.key else None
         for key, spec in self.items(stack.service).items():
+            name = physical(stack.service.project, stack.env, key)
             queue = QueueConstruct(stack, tf_name(key, "queue"), QueueProps(
-                name=physical(stack.service.project, stack.env, key),
+                name=f"{name}.fifo" if spec.fifo else name,
+                fifo=spec.fifo,
                 visibility_timeout_seconds=spec.visibility_timeout_seconds,
                 message_retention_seconds=spec.message_retention_seconds,
                 kms_key_arn=key_arn,
