@@ -40,9 +40,14 @@ ZIP_RUNTIMES = (
     "python3.10", "python3.11", "python3.12", "python3.13",
     "nodejs20.x", "nodejs22.x",
     "provided.al2023", "provided.al2",
-    "java21", "ruby3.3",
+    "java21", "ruby3.3", "ruby3.4",
 )
-"""Runtimes that AWS supports today; python3.9 and older are out of support and refused."""
+"""Runtimes AWS supports that the pinned AWS provider (5.100.0) can plan; python3.9 and older are out of
+support and refused."""
+
+PROVIDER_6_RUNTIMES = ("python3.14", "nodejs24.x", "java25")
+"""Runtimes AWS launched after provider 5.100.0: Terraform refuses them at validate with this binding."""
+PROVIDER_VERSION = "5.100.0"
 
 RESERVED_ENV_VARS = frozenset(
     {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",

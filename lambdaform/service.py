@@ -21,6 +21,8 @@ from lambdaform.kinds import KINDS, Kind, by_access_key
 from lambdaform.triggers import item_type as trigger_item_type
 from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tests)
     LOG_RETENTION_DAYS,
+    PROVIDER_6_RUNTIMES,
+    PROVIDER_VERSION,
     RESERVED_ENV_VARS,
     ZIP_RUNTIMES,
     Arn,
@@ -118,6 +120,13 @@ Access = create_model(
 )
 
 
+def _newest_like(runtime: str) -> str:
+    """The newest supported runtime of the same language: python3.14 -> python3.13."""
+    family = runtime.rstrip("0123456789.x")
+    same = [r for r in ZIP_RUNTIMES if r.startswith(family)]
+    return same[-1] if same else ZIP_RUNTIMES[0]
+
+
 SECRET_NAME_SUFFIXES = ("_API_KEY", "_APIKEY", "_SECRET", "_SECRET_KEY", "_PASSWORD", "_PASSWD", "_TOKEN",
                         "_PRIVATE_KEY", "_ACCESS_KEY")
 _AWS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -209,6 +218,15 @@ class Function(Strict):
         description="What invokes the function, each a one-key mapping from the kind to its options "
         "(sqs, schedule, s3, sns, dynamodb_stream, kinesis, eventbridge, http).",
     )
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _newer_runtime(cls, value: object) -> object:
+        if value in PROVIDER_6_RUNTIMES:
+            raise ValueError(
+                f"{value} needs the AWS provider 6.x, which this build's binding (hashicorp/aws "
+                f"{PROVIDER_VERSION}) cannot plan; use {_newest_like(str(value))} or an image function")
+        return value
 
     @field_validator("log_retention_days")
     @classmethod
