@@ -110,16 +110,19 @@ def synth(
     out: Annotated[Path, typer.Option("--out", "-o", envvar="CDKTF_OUTDIR",
                                       help="Output folder (npx cdktf sets it through CDKTF_OUTDIR).")] = Path("cdktf.out"),
     env: Envs = None,
+    force: Annotated[bool, typer.Option("--force", help="Synthesize even when no input changed.")] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Synthesize stacks, packages and artifacts into OUT (written atomically)."""
-    from lambdaform.commands import synth_service
+    """Synthesize stacks, packages and artifacts into OUT (written atomically; reused when nothing changed)."""
+    from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        result = synth_service(service_file, out, env, output)
-        typer.echo(f"synthesized {sum(len(s) for s in result.stacks.values())} stack(s) into {result.out_dir}")
+        result = commands.synth_service(service_file, out, env, output, force=force)
+        count = sum(len(s) for s in result.stacks.values())
+        typer.echo(f"unchanged since the last synth: reused {count} stack(s) in {result.out_dir}" if result.reused
+                   else f"synthesized {count} stack(s) into {result.out_dir}")
         for environment, stacks in result.stacks.items():
             for stack in stacks:
                 typer.echo(f"  {environment:8} {result.stack_dir(stack)}")

@@ -50,28 +50,34 @@ def synth_loaded(loaded: LoadedService, out: Path, envs: list[str] | None, outpu
     return synth.run(loaded, out, envs, output)
 
 
-def synth_service(service_file: Path, out: Path, envs: list[str] | None, output: Output) -> SynthResult:
-    """Validate, then synthesize into ``out``."""
-    return synth.run(load_service(service_file), out, envs, output)
+def synth_service(service_file: Path, out: Path, envs: list[str] | None, output: Output, *,
+                  force: bool = False) -> SynthResult:
+    """Validate, then synthesize into ``out`` (reusing it when nothing changed, unless ``force``)."""
+    return synth.run(load_service(service_file), out, envs, output, force=force)
+
+
+def _work_dir(loaded: LoadedService, purpose: str) -> Path:
+    """A synth folder of lambdaform's own beside the service file (``.lambdaform/synth/<purpose>``), so
+    commands that only read a synth (list, hcl, invoke) reuse it while nothing changes."""
+    return loaded.root / ".lambdaform" / "synth" / purpose
 
 
 def list_resources(service_file: Path, envs: list[str] | None, output: Output) -> dict[str, list[str]]:
-    """Stack name -> resource and data-source addresses, from a throw-away synth."""
+    """Stack name -> resource and data-source addresses."""
     loaded = load_service(service_file)
-    with tempfile.TemporaryDirectory(prefix="lambdaform-list-") as tmp:
-        result = synth.run(loaded, Path(tmp) / "out", envs, output)
-        listing: dict[str, list[str]] = {}
-        for stacks in result.stacks.values():
-            for stack in stacks:
-                document = json.loads((result.stack_dir(stack) / "cdk.tf.json").read_text())
-                addresses = [
-                    f"{prefix}{rtype}.{name}"
-                    for section, prefix in (("resource", ""), ("data", "data."))
-                    for rtype, items in sorted(document.get(section, {}).items())
-                    for name in sorted(items)
-                ]
-                listing[stack] = addresses
-        return listing
+    result = synth.run(loaded, _work_dir(loaded, "list-" + "-".join(envs or ["all"])), envs, output)
+    listing: dict[str, list[str]] = {}
+    for stacks in result.stacks.values():
+        for stack in stacks:
+            document = json.loads((result.stack_dir(stack) / "cdk.tf.json").read_text())
+            addresses = [
+                f"{prefix}{rtype}.{name}"
+                for section, prefix in (("resource", ""), ("data", "data."))
+                for rtype, items in sorted(document.get(section, {}).items())
+                for name in sorted(items)
+            ]
+            listing[stack] = addresses
+    return listing
 
 
 def schema() -> dict[str, Any]:
@@ -190,21 +196,20 @@ def export_hcl(service_file: Path, env: str, out: Path, output: Output) -> list[
 
     loaded = load_service(service_file)
     written: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="lambdaform-hcl-") as tmp:
-        result = synth.run(loaded, Path(tmp) / "synth", [env], output)
-        with output.progress(f"hcl {env}") as step, atomic_dir(out) as target:
-            for stack in result.stacks[env]:
-                stack_dir = result.stack_dir(stack)
-                step(f"{stack}: provider schema")
-                try:
-                    schema_doc = load_provider_schema(stack_dir, loaded.root / ".lambdaform" / "schema-cache")
-                except TerraformError as exc:
-                    raise ToolError(f"terraform could not load the provider schema:\n{exc.output[-2000:]}") from None
-                step(f"{stack}: writing HCL")
-                document = json.loads((stack_dir / "cdk.tf.json").read_text())
-                files = export_stack(document, schema_doc, target / stack, asset_dir=stack_dir,
-                                     title=f"{loaded.base.project} - {env} ({stack})")
-                written += [out.resolve() / p.relative_to(target) for p in files]
+    result = synth.run(loaded, _work_dir(loaded, f"hcl-{env}"), [env], output)
+    with output.progress(f"hcl {env}") as step, atomic_dir(out) as target:
+        for stack in result.stacks[env]:
+            stack_dir = result.stack_dir(stack)
+            step(f"{stack}: provider schema")
+            try:
+                schema_doc = load_provider_schema(stack_dir, loaded.root / ".lambdaform" / "schema-cache")
+            except TerraformError as exc:
+                raise ToolError(f"terraform could not load the provider schema:\n{exc.output[-2000:]}") from None
+            step(f"{stack}: writing HCL")
+            document = json.loads((stack_dir / "cdk.tf.json").read_text())
+            files = export_stack(document, schema_doc, target / stack, asset_dir=stack_dir,
+                                 title=f"{loaded.base.project} - {env} ({stack})")
+            written += [out.resolve() / p.relative_to(target) for p in files]
     return written
 
 
@@ -372,17 +377,16 @@ def invoke(
     if host_credentials:
         credentials = {k: os.environ[k] for k in CREDENTIAL_VARIABLES if k in os.environ}
 
-    with tempfile.TemporaryDirectory(prefix="lambdaform-invoke-synth-") as tmp:
-        result = synth.run(loaded, out or Path(tmp) / "out", [env], output)
-        stack = result.stacks[env][-1]  # the service stack holds the packaged zips
-        zip_path = result.stack_dir(stack) / "assets" / f"{function}.zip"
-        if not zip_path.is_file():
-            raise InputError(f"synth wrote no package for '{function}' (looked for {zip_path})")
-        with output.progress(f"invoke {function}") as step:
-            step(f"running {zip_path.name} ({fn.runtime}, {fn.architecture})")
-            return invoke_zip(
-                zip_path, runtime=fn.runtime, handler=fn.handler, architecture=fn.architecture, event=event,
-                layers=tuple(layers), environment=variables, timeout_seconds=fn.timeout_seconds,
-                memory_mb=fn.memory_mb, function_name=service.function_name(env, function), region=service.region,
-                credentials=credentials,
-            )
+    result = synth.run(loaded, out or _work_dir(loaded, f"invoke-{env}"), [env], output)
+    stack = result.stacks[env][-1]  # the service stack holds the packaged zips
+    zip_path = result.stack_dir(stack) / "assets" / f"{function}.zip"
+    if not zip_path.is_file():
+        raise InputError(f"synth wrote no package for '{function}' (looked for {zip_path})")
+    with output.progress(f"invoke {function}") as step:
+        step(f"running {zip_path.name} ({fn.runtime}, {fn.architecture})")
+        return invoke_zip(
+            zip_path, runtime=fn.runtime, handler=fn.handler, architecture=fn.architecture, event=event,
+            layers=tuple(layers), environment=variables, timeout_seconds=fn.timeout_seconds,
+            memory_mb=fn.memory_mb, function_name=service.function_name(env, function), region=service.region,
+            credentials=credentials,
+        )

@@ -173,9 +173,11 @@ class Deployment:
         self.stacks = self._chosen(result.stacks[self.options.env])
         self.out_dir = result.out_dir
         self._check_variables()
-        if self.endpoint:
-            for stack in self.stacks:
-                stack_dir = result.stack_dir(stack)
+        for stack in self.stacks:  # a reused synth may hold the files of an earlier --endpoint run
+            stack_dir = result.stack_dir(stack)
+            (stack_dir / OVERRIDE_FILE).unlink(missing_ok=True)
+            (stack_dir / BACKEND_CONFIG_FILE).unlink(missing_ok=True)
+            if self.endpoint:
                 (stack_dir / OVERRIDE_FILE).write_text(json.dumps(provider_override(self.endpoint), indent=2) + "\n")
                 if self.service.state.backend == "s3":
                     (stack_dir / BACKEND_CONFIG_FILE).write_text(backend_config(self.endpoint))

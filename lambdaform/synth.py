@@ -10,18 +10,28 @@ Output layout (``OUT`` defaults to ``cdktf.out``)::
 
 Everything is written to a sibling temporary folder first and moved into place only when complete; an
 error or Ctrl-C leaves the previous output untouched and no partial folder behind.
+
+A synth never repeats work: its inputs (the service file, every folder it packages or builds an image from,
+the Dockerfiles, the chosen environments and output folder, lambdaform's own code, templates and handler kit,
+and the cdktf and provider binding versions) are hashed into one key, stored beside the output in
+``OUT/.lambdaform-synth.json``. When the key matches, the previous output is reused as it is, without
+starting jsii; any change in any input synthesizes anew, and ``force=True`` (``--force``) always does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
 import tempfile
+from importlib import metadata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lambdaform.console import Output
 from lambdaform.errors import BuildError
@@ -41,6 +51,11 @@ from lambdaform.service import Service
 
 Progress = Callable[[str], None]
 
+KEY_FILE = ".lambdaform-synth.json"
+"""Beside the output: the key of the inputs it was synthesized from, and the :class:`SynthResult`."""
+_CODE_ROOTS = ("lambdaform", "modules", "templates", "handlers/_kit")
+"""lambdaform's own code and templates, relative to the repository/package root: part of every key."""
+
 
 @dataclass
 class SynthResult:
@@ -51,8 +66,82 @@ class SynthResult:
     """``<env>/<function>`` -> source_code_hash of zip functions."""
     artifacts: list[Path] = field(default_factory=list)
 
+    reused: bool = False
+    """True when the previous output was reused (nothing changed since it was synthesized)."""
+
     def stack_dir(self, stack: str) -> Path:
         return self.out_dir / "stacks" / stack
+
+    def to_json(self) -> dict:
+        return {"stacks": self.stacks, "packages": self.packages,
+                "artifacts": [p.relative_to(self.out_dir).as_posix() for p in self.artifacts]}
+
+    @classmethod
+    def from_json(cls, out_dir: Path, data: dict) -> SynthResult:
+        return cls(out_dir=out_dir, stacks=data["stacks"], packages=data["packages"],
+                   artifacts=[out_dir / p for p in data["artifacts"]], reused=True)
+
+
+def _tree_digest(digest: Any, files: list[tuple[str, Path]]) -> None:
+    for rel, path in files:
+        stat_ = path.stat()
+        digest.update(f"{rel}\0{stat_.st_mode & 0o111 != 0}\0{stat_.st_size}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+
+
+def _code_files() -> list[tuple[str, Path]]:
+    base = Path(__file__).resolve().parent.parent
+    files: list[tuple[str, Path]] = []
+    for name in _CODE_ROOTS:
+        root = base / name
+        if root.is_dir():
+            files += [(f"{name}/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*"))
+                      if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    return files
+
+
+def input_key(loaded: LoadedService, out_dir: Path, environments: list[str]) -> str:
+    """The content hash of everything a synth of ``environments`` into ``out_dir`` reads."""
+    digest = hashlib.sha256()
+    for dist in ("cdktf", "cdktf-cdktf-provider-aws", "constructs", "lambdaform"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{dist}={version}\n".encode())
+    digest.update(f"out={out_dir}\nenvironments={','.join(environments)}\n".encode())
+    digest.update(loaded.path.read_bytes())
+    _tree_digest(digest, _code_files())
+    sources: dict[tuple[Path, tuple[str, ...]], None] = {}
+    for env in environments:
+        for spec in loaded.package_specs(env).values():
+            sources[(spec.source, spec.exclude)] = None
+        for fn in loaded.environments[env].image_functions.values():
+            sources[(loaded.resolve(fn.source), tuple(fn.exclude))] = None
+            if fn.dockerfile:
+                sources[(loaded.resolve(fn.dockerfile), ())] = None
+    for (source, exclude) in sources:
+        digest.update(f"source={source}\n".encode())
+        if source.is_file():
+            _tree_digest(digest, [(source.name, source)])
+        else:
+            _tree_digest(digest, collect(source, exclude))
+    return digest.hexdigest()
+
+
+def _reusable(final_out: Path, key: str) -> SynthResult | None:
+    try:
+        data = json.loads((final_out / KEY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("key") != key:
+        return None
+    result = SynthResult.from_json(final_out, data["result"])
+    stacks = [s for env_stacks in result.stacks.values() for s in env_stacks]
+    if not all((result.stack_dir(s) / "cdk.tf.json").is_file() for s in stacks):
+        return None
+    return result
 
 
 def _noop(_: str) -> None:
@@ -192,14 +281,26 @@ def synthesize(
     *,
     environments: list[str] | None = None,
     progress: Progress = _noop,
+    force: bool = False,
 ) -> SynthResult:
-    """Synthesize the chosen environments (all by default) into ``out_dir``."""
+    """Synthesize the chosen environments (all by default) into ``out_dir``; reuse the previous output
+    when none of its inputs changed (unless ``force``)."""
+    final_out = Path(out_dir).resolve()
+    services = loaded.select(environments)
+    try:
+        synth_key = input_key(loaded, final_out, list(services))
+    except PackagingError:
+        synth_key = ""  # synthesizing reports the folder's problem
+    if synth_key and not force:
+        previous = _reusable(final_out, synth_key)
+        if previous is not None:
+            progress("unchanged since the last synth: reusing it")
+            return previous
+
     from cdktf import App  # imported late: jsii starts a node process
 
     from lambdaform.stacks import ASSETS_DIR, ZipPackage, build_app
 
-    final_out = Path(out_dir).resolve()
-    services = loaded.select(environments)
     packages = _package_zips(loaded, services, progress)
     result = SynthResult(out_dir=final_out)
     with atomic_dir(final_out) as tmp, deferred_interrupts() as interrupts:
@@ -225,16 +326,19 @@ def synthesize(
             result.packages[f"{env}/{key}"] = pkg.source_code_hash
         for service in services.values():
             result.artifacts += _render_docker(loaded, service, tmp, final_out)
-    result.artifacts = [final_out / p.relative_to(tmp) for p in result.artifacts]
+        result.artifacts = [final_out / p.relative_to(tmp) for p in result.artifacts]
+        if synth_key:
+            (tmp / KEY_FILE).write_text(json.dumps({"key": synth_key, "result": result.to_json()}, indent=1) + "\n")
     return result
 
 
-def run(loaded: LoadedService, out: Path, envs: list[str] | None, output: Output) -> SynthResult:
+def run(loaded: LoadedService, out: Path, envs: list[str] | None, output: Output, *,
+        force: bool = False) -> SynthResult:
     """:func:`synthesize` with the CLI's progress display; a folder that cannot be packaged is a
     :class:`~lambdaform.errors.BuildError` (invalid input, exit 2)."""
     loaded.select(envs)  # an unknown environment is reported before any progress is shown
     with output.progress("synth") as step:
         try:
-            return synthesize(loaded, out, environments=envs or None, progress=step)
+            return synthesize(loaded, out, environments=envs or None, progress=step, force=force)
         except PackagingError as exc:
             raise BuildError(str(exc)) from None

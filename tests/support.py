@@ -13,11 +13,11 @@ HANDLERS = ROOT / "handlers"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
 
-def synth_file(service_file: Path, out: Path, envs: list[str] | None = None):
+def synth_file(service_file: Path, out: Path, envs: list[str] | None = None, *, force: bool = False):
     from lambdaform.loader import load_service
     from lambdaform.synth import synthesize
 
-    return synthesize(load_service(service_file), out, environments=envs)
+    return synthesize(load_service(service_file), out, environments=envs, force=force)
 
 
 def stack_json(out: Path, stack: str) -> dict[str, Any]:

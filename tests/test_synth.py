@@ -48,7 +48,7 @@ def test_two_synths_of_unchanged_input_are_byte_identical(twin, tmp_path):
     for path in (twin.parent / "handlers").rglob("*"):
         if path.is_file():
             os.utime(path, (time.time() + 100, time.time() + 100))
-    synth_file(twin, out)
+    synth_file(twin, out, force=True)  # a real second synth, not the reuse of the first
     assert tree_digest(out) == first
     assert "stacks/twin-dev/assets/one.zip" in first
 
@@ -82,7 +82,7 @@ def test_failed_synth_leaves_previous_output_and_no_temporary_folder(twin, tmp_p
 
     monkeypatch.setattr(synth_module, "_render_docker", explode)
     with pytest.raises(RuntimeError, match="boom"):
-        synth_file(twin, out)
+        synth_file(twin, out, force=True)
     assert tree_digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "svc"]
 
