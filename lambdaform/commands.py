@@ -31,8 +31,6 @@ from lambdaform.synth import SynthResult
 if TYPE_CHECKING:
     from lambdaform.local_invoke import InvokeResult
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO_ROOT / "examples"
 
 Confirm = Callable[[str, str], None]
 """``confirm(action, env)`` returns to go on, or raises to stop (the CLI asks on a terminal)."""
@@ -91,7 +89,9 @@ def schema() -> dict[str, Any]:
 
 
 def blueprints() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(EXAMPLES.glob("*.yaml"))}
+    from lambdaform import resources
+
+    return {p.stem: p for p in sorted(resources.examples().glob("*.yaml"))}
 
 
 def _referenced_paths(loaded: LoadedService) -> list[str]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import lambdaform
+from lambdaform import resources
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 DEFAULT_EXCLUDES = (
@@ -66,7 +66,7 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
 
 def kit_root() -> Path:
     """The folder holding the ``lambdaform_kit`` package (the one place that knows where it lives)."""
-    return Path(lambdaform.__file__).resolve().parent.parent / "handlers" / "_kit"
+    return resources.kit()
 
 
 def uses_kit(source: Path, extra_excludes: Iterable[str] = ()) -> bool:

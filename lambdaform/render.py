@@ -8,12 +8,11 @@ flavours of delimiters: the plain one (Dockerfiles, AppSpec, READMEs) and the wo
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from lambdaform import resources
 
 Flavour = Literal["plain", "workflow"]
 _DELIMITERS: dict[str, dict[str, str]] = {
@@ -26,7 +25,7 @@ _DELIMITERS: dict[str, dict[str, str]] = {
 @lru_cache(maxsize=2)
 def environment(flavour: Flavour = "plain") -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(resources.templates()),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdaform import resources
 from lambdaform.console import Output
 from lambdaform.errors import BuildError
 from lambdaform.kinds import PackageSpec
@@ -53,8 +54,8 @@ Progress = Callable[[str], None]
 
 KEY_FILE = ".lambdaform-synth.json"
 """Beside the output: the key of the inputs it was synthesized from, and the :class:`SynthResult`."""
-_CODE_ROOTS = ("lambdaform", "modules", "templates", "handlers/_kit")
-"""lambdaform's own code and templates, relative to the repository/package root: part of every key."""
+_CODE_ROOTS = ("lambdaform", "modules")
+"""lambdaform's own code (besides its templates and handler kit): part of every key."""
 
 
 @dataclass
@@ -92,12 +93,13 @@ def _tree_digest(digest: Any, files: list[tuple[str, Path]]) -> None:
 
 def _code_files() -> list[tuple[str, Path]]:
     base = Path(__file__).resolve().parent.parent
+    roots = [(name, base / name) for name in _CODE_ROOTS]
+    roots += [("templates", resources.templates()), ("kit", resources.kit())]
     files: list[tuple[str, Path]] = []
-    for name in _CODE_ROOTS:
-        root = base / name
+    for name, root in roots:
         if root.is_dir():
             files += [(f"{name}/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*"))
-                      if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+                      if p.is_file() and not {"__pycache__", "_data"} & set(p.parts) and p.suffix != ".pyc"]
     return files
 
 

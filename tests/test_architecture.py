@@ -1,4 +1,4 @@
-"""The shape of the code: imports go one way, and main.py only parses and prints.
+"""The shape of the code: imports go one way, and the CLI (lambdaform/cli.py) only parses and prints.
 
 Every import counts here, module-level, function-level and ``TYPE_CHECKING`` alike: a cycle hidden behind a
 late import is still a cycle for whoever reads the code.
@@ -110,7 +110,8 @@ def test_no_import_cycle_among_the_project_modules():
 def test_nothing_imports_the_cli_or_the_sequencer_from_below():
     graph = _graph()
     assert not [name for name, deps in graph.items() if "main" in deps]
-    assert sorted(name for name, deps in graph.items() if "lambdaform.commands" in deps) == ["main"]
+    assert sorted(name for name, deps in graph.items() if "lambdaform.cli" in deps) == ["lambdaform.__main__", "main"]
+    assert sorted(name for name, deps in graph.items() if "lambdaform.commands" in deps) == ["lambdaform.cli"]
 
 
 def test_constructs_never_read_the_model_or_the_yaml():
@@ -121,9 +122,11 @@ def test_constructs_never_read_the_model_or_the_yaml():
             assert {d for d in deps if d.startswith("lambdaform")} <= allowed, name
 
 
-def test_main_only_parses_and_prints():
-    """main.py calls one function of lambdaform.commands per command; it builds no resources, runs no
-    terraform and reads no service file itself."""
-    imported = _imports("main", ROOT / "main.py", set(_project_modules()))
+def test_the_cli_only_parses_and_prints():
+    """The CLI calls one function of lambdaform.commands per command; it builds no resources, runs no
+    terraform and reads no service file itself. main.py only runs it."""
+    known = set(_project_modules())
+    imported = _imports("lambdaform.cli", ROOT / "lambdaform" / "cli.py", known)
     assert imported <= {"lambdaform", "lambdaform.commands", "lambdaform.console", "lambdaform.errors",
                         "lambdaform.deploy"}, imported
+    assert _imports("main", ROOT / "main.py", known) == {"lambdaform.cli"}
