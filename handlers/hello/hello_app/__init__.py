@@ -1,0 +1,1 @@
+"""The ``hello`` blueprint: the smallest useful zip function, behind a Function URL."""
