@@ -109,3 +109,12 @@ def process_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def terraform_validate(tf, stack_dir: Path, data_dir: Path) -> None:
+    """``terraform init -backend=false`` + ``validate`` of one synthesized stack (TF_DATA_DIR in ``data_dir``)."""
+    env = {"TF_DATA_DIR": str(data_dir)}
+    tf.run(["init", "-backend=false", "-input=false", "-no-color"], stack_dir, extra_env=env)
+    proc = tf.run(["validate", "-no-color"], stack_dir, check=False, extra_env=env)
+    assert proc.returncode == 0, f"{stack_dir.name}:\n{proc.stdout}{proc.stderr}"
+    assert "The configuration is valid" in proc.stdout, proc.stdout
