@@ -97,22 +97,29 @@ def _child_setup(parent: int) -> Callable[[], None]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop moto's process group: SIGTERM, a bounded wait, then SIGKILL. Signals are held meanwhile, so a
-    second Ctrl-C cannot cut the cleanup short; they are acted on once it is done."""
+    """Stop moto's process group: SIGTERM, a bounded wait, then SIGKILL. Signals are held meanwhile (and in
+    a process with other threads, where those may take them, an interrupt is kept until the end), so a
+    second Ctrl-C cannot cut the cleanup short."""
     old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    interrupted: KeyboardInterrupt | None = None
     try:
-        for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_SECONDS), (signal.SIGKILL, STOP_TIMEOUT_SECONDS)):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 pass
-            try:
-                proc.wait(timeout=wait)
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    _pause(proc, 0.1)
+                except KeyboardInterrupt as exc:
+                    interrupted = exc
+            if proc.poll() is not None:
                 break
-            except subprocess.TimeoutExpired:
-                continue
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if interrupted is not None:
+        raise interrupted
 
 
 @contextmanager

@@ -108,36 +108,35 @@ def deferred_interrupts() -> Iterator[Interrupts]:
     if not _in_main_thread():
         yield interrupts
         return
-    previous = {sig: handler for sig in _HELD if (handler := signal.getsignal(sig)) is not None}
+    previous = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(sig)) is not None}
     try:
-        with _signals_blocked():
-            for sig in previous:
-                signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
+        for sig in previous:
+            signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
         yield interrupts
     except Exception:
         if interrupts.received:
             raise KeyboardInterrupt from None
         raise
     finally:
-        # Blocked while restoring: a signal between two restores would otherwise run the first restored
-        # handler (KeyboardInterrupt) before the second is back, leaving a handler that only records.
-        with _signals_blocked():
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        _restore_handlers(previous)
     interrupts.check()
 
 
-_HELD = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """SIGINT/SIGTERM wait in the kernel during the block and are acted on when it ends."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def _restore_handlers(previous: dict) -> None:
+    """Put every handler back, even when a signal lands between two restores: ``signal.signal`` first runs
+    pending handlers, so the one already restored may raise before the next is installed (leaving a handler
+    that only records, so later SIGTERMs would be ignored). Retry that one, then raise."""
+    interrupted: KeyboardInterrupt | None = None
+    for sig, handler in previous.items():
+        while True:
+            try:
+                signal.signal(sig, handler)
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def package_specs(loaded: LoadedService, service: Service, env: str) -> dict[str, PackageSpec]:
