@@ -212,18 +212,33 @@ def deferred_interrupts() -> Iterator[Interrupts]:
         return
     previous = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
                 if (handler := signal.getsignal(sig)) is not None}
-    for sig in previous:
-        signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
     try:
+        for sig in previous:
+            signal.signal(sig, lambda signum, _frame: interrupts.received.append(signum))
         yield interrupts
     except Exception:
         if interrupts.received:
             raise KeyboardInterrupt from None
         raise
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _restore_handlers(previous)
     interrupts.check()
+
+
+def _restore_handlers(previous: dict) -> None:
+    """Put every handler back, even when a signal lands between two restores: ``signal.signal`` first runs
+    pending handlers, so the one already restored may raise before the next is installed (leaving a handler
+    that only records, so later SIGTERMs would be ignored). Retry that one, then raise."""
+    interrupted: KeyboardInterrupt | None = None
+    for sig, handler in previous.items():
+        while True:
+            try:
+                signal.signal(sig, handler)
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _package_zips(loaded: LoadedService, services: dict[str, Service], progress: Progress) -> dict[tuple[str, str], Package]:

@@ -24,7 +24,6 @@ for handler_root in sorted((ROOT / "handlers").iterdir()):
 import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
-import subprocess  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -47,28 +46,20 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_moto(log_dir: Path):
-    """A moto server on 127.0.0.1 (free port), configured like `main.py emulator` does it."""
-    from lambdaform.emulator import configure, moto_binary
+    """A moto server on 127.0.0.1 (free port), started and stopped the way `main.py emulator` does it."""
+    from lambdaform.emulator import running
 
-    port = free_port()
     log = log_dir / "moto.log"
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    answered = False
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)], stdout=sink,
-                                stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
         try:
-            configure(url)
+            with running(free_port(), log=sink) as (url, _proc):
+                answered = True
+                yield url
         except Exception:
+            if answered:
+                raise
             raise RuntimeError(f"moto_server did not start:\n{log.read_text()[-2000:]}") from None
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

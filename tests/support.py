@@ -47,3 +47,74 @@ def write_service(folder: Path, text: str, handlers: tuple[str, ...] = ("vela_ru
     path = folder / "service.yaml"
     path.write_text(text)
     return path
+
+
+class Lines:
+    """The lines of a subprocess's text stream, read by a daemon thread so a test can wait for one with a
+    deadline (a bare ``readline()`` waits forever when the line never comes)."""
+
+    def __init__(self, stream) -> None:
+        import queue
+        import threading
+
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 120) -> str:
+        """The first line (not seen before) containing ``text``; fails at EOF or after ``timeout`` seconds."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} within {timeout:.0f}s:\n{''.join(self.seen)}") from None
+            if line is None:
+                self._queue.put(None)
+                raise AssertionError(f"the stream ended without a line with {text!r}:\n{''.join(self.seen)}")
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def rest(self, timeout: float = 60) -> str:
+        """Every line up to the end of the stream (or what came within ``timeout`` seconds)."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                self._queue.put(None)
+                break
+            self.seen.append(line)
+        return "".join(self.seen)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie waiting for its reaper is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def terraform_validate(tf, stack_dir: Path, data_dir: Path) -> None:
+    """``terraform init -backend=false`` + ``validate`` of one synthesized stack (TF_DATA_DIR in ``data_dir``)."""
+    env = {"TF_DATA_DIR": str(data_dir)}
+    tf.run(["init", "-backend=false", "-input=false", "-no-color"], stack_dir, extra_env=env)
+    proc = tf.run(["validate", "-no-color"], stack_dir, check=False, extra_env=env)
+    assert proc.returncode == 0, f"{stack_dir.name}:\n{proc.stdout}{proc.stderr}"
+    assert "The configuration is valid" in proc.stdout, proc.stdout

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from main import app
-from support import EXAMPLE_FILES, ROOT
+from support import EXAMPLE_FILES, ROOT, Lines, process_alive
 
 INVALID = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 runner = CliRunner()
@@ -161,24 +162,94 @@ def test_bad_endpoint_and_var_are_invalid_input(tmp_path):
     assert result.exit_code == 2 and "--var takes NAME=VALUE" in result.stderr
 
 
-def test_emulator_command_serves_a_configured_moto_until_interrupted(tmp_path):
-    import signal
-    import subprocess
-    import sys
+class Emulator:
+    """`main.py emulator` on a free port, its stdout and stderr read line by line with deadlines."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        from conftest import free_port
+
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "emulator", "--port", str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stdout, self.stderr = Lines(self.proc.stdout), Lines(self.proc.stderr)
+
+    def moto_pid(self) -> int:
+        """moto's PID, from the line the emulator logs as soon as moto is started (before it answers)."""
+        line = self.stderr.wait_for("starting moto (pid ")
+        return int(re.search(r"\(pid (\d+)\)", line).group(1))
+
+    def stop(self, sig) -> int:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=120)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        """Whatever happened in the test: no emulator and no moto left behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=60)
+
+
+def wait_until_gone(pid: int, timeout: float = 60) -> bool:
     import time
+
+    deadline = time.monotonic() + timeout
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture()
+def emulator():
+    started = Emulator()
+    yield started
+    started.close()
+
+
+def test_emulator_command_serves_a_configured_moto_until_interrupted(emulator):
+    import signal
     import urllib.request
 
-    from conftest import free_port
+    moto = emulator.moto_pid()
+    emulator.stdout.wait_for(f"emulator ready: http://127.0.0.1:{emulator.port}")
+    config = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{emulator.port}/moto-api/config", timeout=30).read())
+    assert config["lambda"]["use_docker"] is False
+    assert emulator.stop(signal.SIGINT) == 130, emulator.stderr.rest()
+    assert not process_alive(moto), "moto outlived the emulator command"
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "emulator", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith(f"emulator ready: http://127.0.0.1:{port}"), line + proc.stderr.read()
-        config = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/config", timeout=5).read())
-        assert config["lambda"]["use_docker"] is False
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-    assert proc.returncode == 130
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_moto_starts_stops_it_too(emulator, signame):
+    """Ctrl-C or SIGTERM before moto answers (moto is still importing): exit 130, moto gone."""
+    import signal
+
+    moto = emulator.moto_pid()
+    assert emulator.stop(getattr(signal, signame)) == 130, emulator.stderr.rest()
+    assert "interrupted" in emulator.stderr.rest()
+    assert not process_alive(moto), "moto outlived the emulator command"
+
+
+def test_sigterm_while_serving_stops_moto(emulator):
+    import signal
+
+    moto = emulator.moto_pid()
+    emulator.stdout.wait_for("emulator ready:")
+    assert emulator.stop(signal.SIGTERM) == 130, emulator.stderr.rest()
+    assert "Traceback" not in emulator.stderr.rest()
+    assert not process_alive(moto), "moto outlived the emulator command"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_sigkill_of_the_emulator_takes_moto_down(emulator):
+    """SIGKILL runs no cleanup at all: the kernel's parent-death signal is what stops moto then."""
+    import signal
+
+    moto = emulator.moto_pid()
+    emulator.stdout.wait_for("emulator ready:")
+    emulator.stop(signal.SIGKILL)
+    assert wait_until_gone(moto), "moto outlived a SIGKILLed emulator"

@@ -446,16 +446,3 @@ def test_production_hook_needs_alarms_or_urls_and_names_must_fit(tmp_path):
            "install' is longer than Lambda's 64 characters" in problems_of(tmp_path / "c", longer)
     wildcard = text.replace("[shop-5xx]", "['shop-*']")
     assert any(p.startswith("deploy_hooks.alarm_names.0:") for p in problems_of(tmp_path / "d", wildcard))
-
-
-# --- terraform ------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_terraform_validate_accepts_the_stack(synthesized, tf, tmp_path):
-    stack_dir = synthesized / "stacks" / DEV
-    env = {"TF_DATA_DIR": str(tmp_path / "tf-data")}
-    tf.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, extra_env=env)
-    proc = tf.run(["validate", "-no-color"], cwd=stack_dir, check=False, extra_env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "The configuration is valid" in proc.stdout

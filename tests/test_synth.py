@@ -142,11 +142,40 @@ def test_deferred_interrupts_hold_the_signal_until_the_block_ends():
 
     finished = False
     with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupts():
+        with deferred_interrupts() as interrupts:
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the handler has run by now; the block goes on
+            # wait until the handler has recorded it (a busy machine may take a while), then go on
+            deadline = time.monotonic() + 60
+            while not interrupts.received:
+                assert time.monotonic() < deadline, "SIGINT was never recorded"
+                time.sleep(0.01)
             finished = True
     assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_between_the_restores_still_restores_every_handler(monkeypatch):
+    """SIGINT right after its own handler is restored, before SIGTERM's is: the interrupt still comes,
+    and SIGTERM does not keep the block's recording handler (which would ignore every later SIGTERM)."""
+    from lambdaform.synth import deferred_interrupts
+
+    sigterm_before = signal.getsignal(signal.SIGTERM)
+    real_signal = signal.signal
+    fired = []
+
+    def signal_then_interrupt(sig, handler):
+        old = real_signal(sig, handler)
+        if sig == signal.SIGINT and handler is signal.default_int_handler and not fired:
+            fired.append(sig)
+            os.kill(os.getpid(), signal.SIGINT)
+        return old
+
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            monkeypatch.setattr(signal, "signal", signal_then_interrupt)
+    monkeypatch.undo()
+    assert fired
+    assert signal.getsignal(signal.SIGTERM) is sigterm_before
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -268,14 +268,6 @@ def test_outputs_give_the_client_url_and_the_callback_url(dev):
     assert "@connections" in outputs["websocket_callback_url"]["description"]
 
 
-@pytest.mark.slow
-def test_synthesized_stack_passes_terraform_validate(out, tf):
-    stack_dir = out / "stacks" / PROD
-    tf.run(["init", "-backend=false", "-input=false", "-no-color"], stack_dir)
-    proc = tf.run(["validate", "-no-color"], stack_dir)
-    assert "Success" in proc.stdout
-
-
 # --- the construct's own defaults -------------------------------------------------------------------------
 
 
