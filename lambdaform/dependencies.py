@@ -245,13 +245,16 @@ def _target_args(target: Target) -> list[str]:
 _NO_WHEEL = re.compile(
     r"(?:(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s,]+)|all versions of (?P<any>[A-Za-z0-9._-]+))"
     r" (?:has|have) no (?:usable wheels|wheels with a matching platform tag)")
+_UV_PROGRESS = ("Using CPython", "Using Python", "Resolved ", "Prepared ", "Installed ", "Downloading ",
+                " Downloaded ", "Downloaded ", "Audited ", " + ", "Building ", "Built ")
 _NETWORK = re.compile(r"error sending request|Could not connect|dns error|Connection refused|timed out|"
                       r"Failed to fetch", re.IGNORECASE)
 
 
 def _fail(manifest: Manifest, target: Target, stderr: str, step: str) -> DependencyError | DependencyToolError:
     """The error for a failed uv run: no wheel for the platform, a network failure, or uv's own words."""
-    message = "\n".join(line for line in stderr.strip().splitlines() if line.strip())
+    message = "\n".join(line for line in stderr.strip().splitlines()
+                        if line.strip() and not line.startswith(_UV_PROGRESS))
     found = _NO_WHEEL.search(stderr)
     if found:
         name = found.group("name") or found.group("any")
@@ -264,6 +267,9 @@ def _fail(manifest: Manifest, target: Target, stderr: str, step: str) -> Depende
             f"only), or make it an image function (`package: image`) built in a container.")
     if _NETWORK.search(stderr) and "No solution found" not in stderr:
         return DependencyToolError(f"{manifest.path}: {step} for {target} failed (network?):\n{message}")
+    if "no trusted hash was provided" in stderr:
+        message += ("\nA requirements file with --hash is a lock: pin every dependency, transitive ones "
+                    "too, with its hashes (uv pip compile --generate-hashes writes one).")
     return DependencyError(f"{manifest.path}: {step} for {target} failed:\n{message}")
 
 
@@ -463,7 +469,7 @@ def build_layer_zip(source: Path, targets: Sequence[Target], excludes: Iterable[
         if other.zip.read_bytes() != first.zip.read_bytes():
             ours = {(m.name, m.crc) for m in first.members()}
             theirs = {(m.name, m.crc) for m in other.members()}
-            differing = sorted(ours ^ theirs)[0][0]
+            differing = min((name for name, _ in ours ^ theirs), key=lambda name: (not name.endswith(".so"), name))
             raise DependencyError(
                 f"layer {manifest.source}: its dependencies differ between {first_target} and {target} "
                 f"(e.g. {differing}): a layer with compiled dependencies serves one architecture and one "
