@@ -70,7 +70,9 @@ class DependencyError(BuildError):
 
 
 class DependencyToolError(ToolError):
-    """uv itself failed (not found, network down) rather than the user's manifest."""
+    """uv itself failed (not found, index unreachable) rather than the user's manifest: exit code 1."""
+
+    category = "Build"
 
 
 @dataclass(frozen=True)

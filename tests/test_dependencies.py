@@ -23,6 +23,7 @@ from lambdaform.dependencies import (
     DIRECT_UPLOAD_LIMIT,
     UNZIPPED_LIMIT,
     DependencyError,
+    DependencyToolError,
     Target,
     build_function_zip,
     build_layer_zip,
@@ -311,6 +312,19 @@ def test_pip_index_variables_are_passed_to_uv_only_when_uv_has_none():
                                              "--extra-index-url", "https://b/simple"]
     assert dependencies._index_args({**pip, "UV_INDEX_URL": "x", "UV_EXTRA_INDEX_URL": "y"}) == []
     assert dependencies._index_args({}) == []
+
+
+def test_pip_configuration_files_do_not_apply_but_pip_index_variables_do(tmp_path, cache, monkeypatch):
+    source = function(tmp_path, {"app.py": "", "requirements.txt": "six==1.17.0\n"})
+    broken = tmp_path / "pip.conf"
+    broken.write_text("[global]\nindex-url = file:///nonexistent/simple\nextra-index-url = file:///nope\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(broken))
+    assert "six.py" in build_function_zip(source).files
+    monkeypatch.setenv("LAMBDAFORM_CACHE_DIR", str(tmp_path / "cold-again"))
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # closed port: proves it is used
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    with pytest.raises(DependencyToolError, match="(?s)127.0.0.1:9/simple/six"):
+        build_function_zip(source)
 
 
 # --- layers -------------------------------------------------------------------------------------------
