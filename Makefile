@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench bench-packaging clean
 
 # The NL2SQL image's pins (handlers/api/requirements.txt) constrain the venv, so the tests run the exact
 # versions the container image installs.
@@ -50,6 +50,10 @@ test-fast: install
 ## bench: synth speed, light provider import vs the ordinary import
 bench: install
 	$(PY) bench/synth.py
+
+## bench-packaging: zip function with requests+pydantic, `sam build` + SAM's zip vs lambdaform, cold and warm
+bench-packaging: install
+	$(PY) bench/packaging.py
 
 clean:
 	rm -rf cdktf.out hcl .lambdaform .pytest_cache

@@ -19,7 +19,9 @@ import hashlib
 import io
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,10 +133,19 @@ def build_zip(source: Path, extra_excludes: Iterable[str] = (), extra: Sequence[
     ``extra`` defaults to :func:`kit_entries`: the handler kit when the source imports it."""
     if extra is None:
         extra = kit_entries(source, extra_excludes)
+    return write_zip(collect(source, extra_excludes, extra))
+
+
+def write_zip(entries: Iterable[tuple[str, Path]]) -> Package:
+    """The canonical zip of ``entries`` (archive name, path), written in the order given.
+
+    Callers that merge trees (lambdaform.dependencies: source + installed dependencies) pass their
+    entries sorted by archive name, as :func:`collect` returns them.
+    """
     buffer = io.BytesIO()
     names = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for rel, path in collect(source, extra_excludes, extra):
+        for rel, path in entries:
             try:
                 data = path.read_bytes()
                 mode = path.stat().st_mode
@@ -148,3 +159,76 @@ def build_zip(source: Path, extra_excludes: Iterable[str] = (), extra: Sequence[
             archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
             names.append(rel)
     return Package(data=buffer.getvalue(), files=tuple(names))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One entry of a canonical zip, already compressed: lets a cached tree's entries be reused as they are."""
+
+    name: str
+    crc: int
+    size: int
+    compressed: bytes
+    executable: bool
+
+
+def members(package: Package, prefix: str = "") -> list[Member]:
+    """The entries of a canonical zip (one :func:`write_zip` or :func:`assemble_zip` wrote), names prefixed."""
+    result = []
+    view = memoryview(package.data)
+    with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+        for info in archive.infolist():
+            name_len, extra_len = struct.unpack("<HH", view[info.header_offset + 26:info.header_offset + 30])
+            start = info.header_offset + 30 + name_len + extra_len
+            executable = bool((info.external_attr >> 16) & stat.S_IXUSR)
+            result.append(Member(prefix + info.filename, info.CRC, info.file_size,
+                                 bytes(view[start:start + info.compress_size]), executable))
+    return result
+
+
+def compress_member(rel: str, path: Path) -> Member:
+    """A file as a canonical zip entry (the compression :func:`write_zip` applies)."""
+    try:
+        data = path.read_bytes()
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise PackagingError(f"cannot read {path}: {exc.strerror}") from None
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    compressed = compressor.compress(data) + compressor.flush()
+    executable = bool(mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+    return Member(rel, zlib.crc32(data), len(data), compressed, executable)
+
+
+def assemble_zip(entries: Sequence[Member]) -> Package:
+    """The canonical zip of already-compressed entries, in the order given: the same bytes
+    :func:`write_zip` gives for the same files (tests/test_dependencies.py proves it)."""
+    out = io.BytesIO()
+    infos = []
+    for member in entries:
+        info = zipfile.ZipInfo(member.name, date_time=FIXED_DATE)
+        info.create_system = 3
+        info.external_attr = ((stat.S_IFREG | (0o755 if member.executable else 0o644)) & 0xFFFF) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.CRC, info.file_size, info.compress_size = member.crc, member.size, len(member.compressed)
+        info.header_offset = out.tell()
+        if max(info.file_size, info.compress_size, info.header_offset) > zipfile.ZIP64_LIMIT:
+            raise PackagingError(f"{member.name}: the package is above 4 GB (Lambda's limit is 250 MB)")
+        out.write(info.FileHeader(zip64=False))
+        out.write(member.compressed)
+        infos.append(info)
+    start = out.tell()
+    dosdate = (FIXED_DATE[0] - 1980) << 9 | FIXED_DATE[1] << 5 | FIXED_DATE[2]
+    for info in infos:
+        filename, flag_bits = info._encodeFilenameFlags()
+        out.write(struct.pack(zipfile.structCentralDir, zipfile.stringCentralDir, info.create_version,
+                              info.create_system, info.extract_version, info.reserved, flag_bits,
+                              info.compress_type, 0, dosdate, info.CRC, info.compress_size, info.file_size,
+                              len(filename), 0, 0, 0, info.internal_attr, info.external_attr,
+                              info.header_offset))
+        out.write(filename)
+    end = out.tell()
+    if len(infos) > zipfile.ZIP_FILECOUNT_LIMIT:
+        raise PackagingError("the package has more than 65,535 files")
+    out.write(struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, len(infos), len(infos),
+                          end - start, start, 0))
+    return Package(data=out.getvalue(), files=tuple(member.name for member in entries))
