@@ -178,20 +178,29 @@ def schema() -> None:
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="New service folder.", file_okay=False)],
-    blueprint: Annotated[str, typer.Option("--blueprint", "-b", help="Blueprint to start from.")] = "nl2sql-agent",
+    directory: Annotated[Path | None, typer.Argument(help="New repository folder.", file_okay=False)] = None,
+    blueprint: Annotated[str, typer.Option("--blueprint", "-b", help="Blueprint to start from (see --list).")] = "hello",
+    list_: Annotated[bool, typer.Option("--list", help="List the blueprints, one line each, and exit.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder.")] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Scaffold a new service folder (service.yaml + handler code) from a blueprint."""
-    from lambdaform.commands import scaffold
+    """Start a new repository from a blueprint: service.yaml, handler code, README, .gitignore, cdktf.json,
+    package.json, the pinned lambdaform requirement and the GitHub workflows."""
+    from lambdaform import commands
+    from lambdaform.errors import InputError
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        written = scaffold(directory, blueprint, force=force)
-        typer.echo(f"created {directory / 'service.yaml'} from blueprint {blueprint} ({len(written)} files)")
-        typer.echo(f"next: python {Path(__file__).resolve()} synth {directory / 'service.yaml'}")
+        if list_:
+            for name, summary in commands.blueprint_summaries().items():
+                typer.echo(f"{name:20} {summary}")
+            return
+        if directory is None:
+            raise InputError("give the new repository's folder: lambdaform init DIR [--blueprint NAME]")
+        written = commands.scaffold(directory, blueprint, force=force)
+        typer.echo(f"created {directory} from blueprint {blueprint} ({len(written)} files)")
+        typer.echo(f"next: cd {directory} && lambdaform synth && lambdaform plan --env dev")
 
 
 Env = Annotated[str, typer.Option("--env", "-e", help="Environment to act on.")]

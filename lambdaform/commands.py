@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -50,8 +51,18 @@ def synth_loaded(loaded: LoadedService, out: Path, envs: list[str] | None, outpu
 
 def synth_service(service_file: Path, out: Path, envs: list[str] | None, output: Output, *,
                   force: bool = False) -> SynthResult:
-    """Validate, then synthesize into ``out`` (reusing it when nothing changed, unless ``force``)."""
-    return synth.run(load_service(service_file), out, envs, output, force=force)
+    """Validate, then synthesize into ``out`` (reusing it when nothing changed, unless ``force``).
+
+    With ``$LAMBDAFORM_ENDPOINT`` set, every stack also gets the emulator override file, so ``npx cdktf
+    deploy <stack>`` (whose app is this synth) deploys to the emulator too."""
+    from lambdaform.deploy import resolve_endpoint, write_endpoint_files
+
+    loaded = load_service(service_file)
+    endpoint = resolve_endpoint(None)
+    result = synth.run(loaded, out, envs, output, force=force)
+    for env, stacks in result.stacks.items():
+        write_endpoint_files(result, stacks, endpoint, s3_backend=loaded.environments[env].state.backend == "s3")
+    return result
 
 
 def _work_dir(loaded: LoadedService, purpose: str) -> Path:
@@ -88,10 +99,38 @@ def schema() -> dict[str, Any]:
 # -- init -------------------------------------------------------------------------------------------------
 
 
+DEFAULT_BLUEPRINT = "hello"
+SCAFFOLD_FILES = {
+    "README.md": "scaffold/README.md.j2",
+    ".gitignore": "scaffold/gitignore.j2",
+    "cdktf.json": "scaffold/cdktf.json.j2",
+    "package.json": "scaffold/package.json.j2",
+    "requirements-lambdaform.txt": "scaffold/requirements-lambdaform.txt.j2",
+    ".github/dependabot.yml": "scaffold/dependabot.yml.j2",
+}
+"""What ``lambdaform init`` writes beside the service file and its handlers (path -> template)."""
+CDKTF_CLI_VERSION = "0.21.0"
+"""The cdktf CLI a scaffold pins: the one matching the pinned cdktf Python binding."""
+
+
 def blueprints() -> dict[str, Path]:
     from lambdaform import resources
 
     return {p.stem: p for p in sorted(resources.examples().glob("*.yaml"))}
+
+
+def blueprint_summaries() -> dict[str, str]:
+    """Blueprint -> its one-line description (the first comment line of its service file)."""
+    summaries = {}
+    for name, path in blueprints().items():
+        header = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line.lstrip("# ").strip())
+        text = " ".join(header)
+        summaries[name] = re.split(r"(?<=\.)\s", text, maxsplit=1)[0].rstrip(".") or "-"
+    return summaries
 
 
 def _referenced_paths(loaded: LoadedService) -> list[str]:
@@ -107,9 +146,17 @@ def _referenced_paths(loaded: LoadedService) -> list[str]:
     return list(found)
 
 
-def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Path]:
-    """Copy a blueprint's service file and handler folders into ``directory``; paths are rewritten so the
-    new folder stands alone (``../handlers/x`` becomes ``handlers/x``)."""
+def scaffold(directory: Path, blueprint: str = DEFAULT_BLUEPRINT, *, force: bool = False) -> list[Path]:
+    """A new repository in ``directory`` from a blueprint: the service file and its handler folders (paths
+    rewritten so the folder stands alone: ``../handlers/x`` becomes ``handlers/x``), a README with the
+    commands a team runs, ``.gitignore``, ``cdktf.json`` + ``package.json`` (``npx cdktf``), the pinned
+    lambdaform requirement, dependabot and the GitHub workflows. Written to a staging folder first and
+    validated there, so a failure leaves nothing behind."""
+    from lambdaform import __version__
+    from lambdaform.render import render
+    from lambdaform.workflows import context_from_service
+    from lambdaform.workflows import write_workflows as write
+
     available = blueprints()
     if blueprint not in available:
         raise InputError(f"unknown blueprint '{blueprint}' (available: {', '.join(available)})")
@@ -122,10 +169,12 @@ def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Pa
     staging = Path(tempfile.mkdtemp(prefix=".init-", dir=directory.parent if directory.parent.exists() else None))
     written: list[Path] = []
     try:
+        handler_dirs = []
         for relative in _referenced_paths(loaded):
             origin = loaded.resolve(relative)
             local = Path(*[p for p in Path(relative).parts if p != ".."])
             target = staging / local
+            handler_dirs.append(local.as_posix())
             if target.exists():
                 continue
             if origin.is_dir():
@@ -136,7 +185,22 @@ def scaffold(directory: Path, blueprint: str, *, force: bool = False) -> list[Pa
             if relative != local.as_posix():
                 text = text.replace(relative, local.as_posix())
         (staging / "service.yaml").write_text(text)
-        load_service(staging / "service.yaml")  # the scaffold must validate where it lands
+        standalone = load_service(staging / "service.yaml")  # the scaffold must validate where it lands
+        base = standalone.base
+        context = {
+            "project": base.project, "blueprint": blueprint, "version": __version__,
+            "lambdaform_url": "https://pypi.org/project/lambdaform/",
+            "handler_rows": sorted(dict.fromkeys(handler_dirs)),
+            "default_branch": base.ci.branches[0] if base.ci and base.ci.branches else "main",
+            "has_images": bool(base.image_functions),
+            "project_id": f"lambdaform-{base.project}",
+            "cdktf_cli_version": CDKTF_CLI_VERSION,
+            "requirement": f"lambdaform=={__version__}",
+        }
+        for path, template in SCAFFOLD_FILES.items():
+            (staging / path).parent.mkdir(parents=True, exist_ok=True)
+            (staging / path).write_text(render(template, **context))
+        write(context_from_service(standalone, staging), staging)
         directory.mkdir(parents=True, exist_ok=True)
         for item in sorted(staging.rglob("*")):
             target = directory / item.relative_to(staging)

@@ -148,6 +148,20 @@ def check_credentials(endpoint: str | None, environ: Mapping[str, str]) -> dict[
     )
 
 
+def write_endpoint_files(result: Any, stacks: list[str], endpoint: str | None, *, s3_backend: bool) -> None:
+    """Point ``stacks`` of a synth at ``endpoint`` (an override file and, for an S3 backend, a backend config
+    beside the JSON), or remove such files when there is no endpoint: a reused synth may hold the files of
+    an earlier run."""
+    for stack in stacks:
+        stack_dir = result.stack_dir(stack)
+        (stack_dir / OVERRIDE_FILE).unlink(missing_ok=True)
+        (stack_dir / BACKEND_CONFIG_FILE).unlink(missing_ok=True)
+        if endpoint:
+            (stack_dir / OVERRIDE_FILE).write_text(json.dumps(provider_override(endpoint), indent=2) + "\n")
+            if s3_backend:
+                (stack_dir / BACKEND_CONFIG_FILE).write_text(backend_config(endpoint))
+
+
 class Deployment:
     """One environment of one service, ready to run Terraform on."""
 
@@ -173,14 +187,7 @@ class Deployment:
         self.stacks = self._chosen(result.stacks[self.options.env])
         self.out_dir = result.out_dir
         self._check_variables()
-        for stack in self.stacks:  # a reused synth may hold the files of an earlier --endpoint run
-            stack_dir = result.stack_dir(stack)
-            (stack_dir / OVERRIDE_FILE).unlink(missing_ok=True)
-            (stack_dir / BACKEND_CONFIG_FILE).unlink(missing_ok=True)
-            if self.endpoint:
-                (stack_dir / OVERRIDE_FILE).write_text(json.dumps(provider_override(self.endpoint), indent=2) + "\n")
-                if self.service.state.backend == "s3":
-                    (stack_dir / BACKEND_CONFIG_FILE).write_text(backend_config(self.endpoint))
+        write_endpoint_files(result, self.stacks, self.endpoint, s3_backend=self.service.state.backend == "s3")
 
     def _chosen(self, stacks: list[str]) -> list[str]:
         if not self.options.stacks:

@@ -289,6 +289,12 @@ class CiIdentity(Strict):
     create_oidc_provider: bool = Field(
         default=True, description="Create the account's GitHub OIDC provider; false reuses an existing one."
     )
+    lambdaform_requirement: str | None = Field(
+        default=None, min_length=1, max_length=512, pattern=r"^[^\s]+$",
+        description="How the generated workflows install lambdaform: a pip requirement such as "
+        "lambdaform==0.2.0, a git URL or a wheel URL on an internal index. Default: the repository's "
+        "requirements-lambdaform.txt (lambdaform init writes it).",
+    )
     terraform_roles: bool = Field(
         default=False,
         description="Also create a read-only plan role (pull requests) and an apply role (deploy branches).",

@@ -26,17 +26,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from lambdaform import names
+from lambdaform import __version__, names
 from lambdaform.fields import REGION_PATTERN
 from lambdaform.render import render
 
 if TYPE_CHECKING:
     from lambdaform.loader import LoadedService
+
+REQUIREMENT_FILE = "requirements-lambdaform.txt"
+"""A user's repository pins the lambdaform it builds with here (``lambdaform init`` writes it)."""
+SELF_INSTALL = ("python -m pip install -e .", "npm ci")
+SELF_TESTS = ("python -m pip install -e '.[dev]'", "python -m pytest -q")
+SELF_CLI = "python main.py"
 
 TERRAFORM_WORKFLOW = ".github/workflows/terraform.yml"
 BUILD_DEPLOY_WORKFLOW = ".github/workflows/build-deploy-lambda.yml"
@@ -162,10 +169,13 @@ class WorkflowContext:
     synth_out: str = "cdktf.out"
     default_branch: str = "main"
     runs_on: str = "ubuntu-latest"
-    install_commands: Sequence[str] = ("python -m pip install -e .", "npm ci")
-    """Shell lines that install lambdaform and the cdktf CLI before synth."""
-    test_commands: Sequence[str] = ("python -m pip install -e '.[dev]'", "python -m pytest -q")
+    install_commands: Sequence[str] = SELF_INSTALL
+    """Shell lines that install lambdaform before synth (:func:`context_from_service` picks them: from source
+    in lambdaform's own checkout, the pinned requirement in a user's repository)."""
+    test_commands: Sequence[str] = SELF_TESTS
     """Shell lines run (after ``install_commands``) before any image is built."""
+    cli: str = SELF_CLI
+    """How the steps call lambdaform: ``python main.py`` in its own checkout, the ``lambdaform`` command elsewhere."""
     max_comment_chars: int = 60_000
     """Plan text kept in a PR comment (GitHub caps a comment at 65,536 characters); the full plan always
     goes to the job summary."""
@@ -254,6 +264,25 @@ def _check_relative(label: str, path: str) -> None:
         _fail(label, f"{path!r} must be a relative POSIX path inside the repository")
 
 
+def is_lambdaform_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is lambdaform's own repository (its workflows install it from source)."""
+    pyproject = folder / "pyproject.toml"
+    return (folder / "lambdaform" / "cli.py").is_file() and pyproject.is_file() and \
+        'name = "lambdaform"' in pyproject.read_text(encoding="utf-8", errors="replace")
+
+
+def _installation(loaded: LoadedService, workdir: Path) -> dict[str, object]:
+    """How CI installs and calls lambdaform: from source in lambdaform's own checkout; elsewhere from the
+    repository's pinned requirement, or ``ci.lambdaform_requirement`` when the service file gives one."""
+    if is_lambdaform_checkout(workdir):
+        return {"install_commands": SELF_INSTALL, "test_commands": SELF_TESTS, "cli": SELF_CLI}
+    requirement = loaded.base.ci.lambdaform_requirement if loaded.base.ci else None
+    install = f"python -m pip install {shlex.quote(requirement)}" if requirement else \
+        f"python -m pip install -r {REQUIREMENT_FILE}"
+    return {"install_commands": (install,), "test_commands": ('lambdaform validate "$SERVICE_FILE"',),
+            "cli": "lambdaform"}
+
+
 def context_from_service(
     loaded: LoadedService,
     repo_root: Path,
@@ -326,6 +355,7 @@ def context_from_service(
         "ci_mode": base.ci.mode if base.ci else "github-oidc",
         "default_branch": base.ci.branches[0] if base.ci and base.ci.branches else "main",
         "working_directory": working_directory,
+        **_installation(loaded, workdir),
         "synth_out": synth_out,
         "source_label": Path(service_file).name,
     }
@@ -437,6 +467,8 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
         "node_version_q": _q(ctx.node_version),
         "terraform_version_q": _q(ctx.terraform_version),
         "install_commands": list(ctx.install_commands),
+        "cli": ctx.cli,
+        "version": __version__,
         "test_commands": list(ctx.test_commands),
         "max_comment_chars_q": _q(str(ctx.max_comment_chars)),
         "marker_q": _q(PLAN_COMMENT_MARKER.format(environment="${{ matrix.environment }}")),
