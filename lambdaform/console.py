@@ -16,6 +16,9 @@ from typing import Any
 
 from rich.console import Console
 
+HTTP_API_OUTPUT = "http_api_url"
+"""The stack output the deploy result shows as the HTTP API's URL (set by the ``http`` trigger)."""
+
 
 @dataclass
 class Output:
@@ -67,8 +70,9 @@ class Output:
         print(line, file=sys.stderr, flush=True)
 
     def deploy_result(self, result: Any) -> None:
-        """A :class:`~lambdaform.deploy.DeployResult` on stdout: tables on a terminal, otherwise one plain
-        ``name: value`` line per function and output (pipes and CI)."""
+        """A :class:`~lambdaform.deploy.DeployResult` on stdout: tables (and the HTTP API's URL, when there
+        is one) on a terminal, otherwise one plain ``name: value`` line per function and output (pipes and CI;
+        the URL is the ``output http_api_url: ...`` line)."""
         if not self.out.is_terminal:
             for row in result.functions:
                 print(f"function {row.key}: name={row.name} version={row.version} url={row.url or '-'} "
@@ -84,6 +88,8 @@ class Output:
         for row in result.functions:
             table.add_row(row.key, row.name, row.version, row.url or "-", row.ecr_repository or "-")
         self.out.print(table)
+        if isinstance(result.outputs.get(HTTP_API_OUTPUT), str):
+            self.out.print(f"http api: {result.outputs[HTTP_API_OUTPUT]}", markup=False, highlight=False)
         outputs = Table(title="outputs", title_justify="left")
         outputs.add_column("name")
         outputs.add_column("value", overflow="fold")

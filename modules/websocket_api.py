@@ -19,7 +19,6 @@ must be set in account settings to enable logging" otherwise.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
+from modules._api_gateway import access_log_format
 from modules._iam import assume_role_policy, named, tf_name
 from modules.log_group import LogGroup, LogGroupProps
 
@@ -213,7 +213,7 @@ class WebSocketApi(Construct):
                 auto_deploy=True,
                 access_log_settings=Apigatewayv2StageAccessLogSettings(
                     destination_arn=self.access_log_group.arn,
-                    format=access_log_format(),
+                    format=access_log_format(ACCESS_LOG_FIELDS),
                 ),
                 default_route_settings=Apigatewayv2StageDefaultRouteSettings(
                     throttling_burst_limit=props.throttling_burst_limit,
@@ -250,11 +250,6 @@ class WebSocketApi(Construct):
                               depends_on=[attachment]),
             id, "account",
         )
-
-
-def access_log_format() -> str:
-    """The access log line: compact JSON of :data:`ACCESS_LOG_FIELDS`."""
-    return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 
 
 def route_id(route_key: str) -> str:
