@@ -153,19 +153,21 @@ def list_(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """List the stacks and the Terraform resources each one declares."""
+    """List the stacks, the Terraform resources each one declares and what invokes each function."""
     from lambdaform.commands import list_resources
 
     output = Output(quiet=quiet)
     with handled(output, debug):
         listing = list_resources(service_file, env, output)
         if as_json:
-            typer.echo(json.dumps(listing, indent=2))
+            typer.echo(json.dumps(listing.resources, indent=2))
             return
-        for stack, addresses in listing.items():
+        for stack, addresses in listing.resources.items():
             typer.echo(f"{stack} ({len(addresses)} resources)")
             for address in addresses:
                 typer.echo(f"  {address}")
+            for line in listing.triggers.get(stack, []):
+                typer.echo(f"  trigger: {line}")
 
 
 @app.command()

@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,9 +72,27 @@ def _work_dir(loaded: LoadedService, purpose: str) -> Path:
     return loaded.root / ".lambdaform" / "synth" / purpose
 
 
-def list_resources(service_file: Path, envs: list[str] | None, output: Output) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class Listing:
+    resources: dict[str, list[str]]
     """Stack name -> resource and data-source addresses."""
+    triggers: dict[str, list[str]]
+    """Service stack name -> ``<function> <- <trigger>`` lines, e.g. ``worker <- sqs: jobs``."""
+
+
+def list_resources(service_file: Path, envs: list[str] | None, output: Output) -> Listing:
+    """The stacks, the resources each one declares and what invokes each function."""
+    from lambdaform import names
+    from lambdaform.triggers import by_key, uses
+
     loaded = load_service(service_file)
+    triggers = {
+        names.service_stack(service.project, env): [
+            f"{use.function} <- {by_key(kind).describe(use)}"
+            for kind, found in uses(service).items() for use in found
+        ]
+        for env, service in loaded.select(envs).items()
+    }
     result = synth.run(loaded, _work_dir(loaded, "list-" + "-".join(envs or ["all"])), envs, output)
     listing: dict[str, list[str]] = {}
     for stacks in result.stacks.values():
@@ -86,7 +105,7 @@ def list_resources(service_file: Path, envs: list[str] | None, output: Output) -
                 for name in sorted(items)
             ]
             listing[stack] = addresses
-    return listing
+    return Listing(resources=listing, triggers=triggers)
 
 
 def schema() -> dict[str, Any]:
