@@ -29,7 +29,7 @@ OVERRIDE_FILE = "zz_lambdaform_endpoint_override.tf.json"
 BACKEND_CONFIG_FILE = "emulator.s3.tfbackend"
 EMULATOR_SERVICES = (
     "apigateway", "apigatewayv2", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "ecr",
-    "events", "iam", "kms", "lambda", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+    "events", "iam", "kms", "lambda", "s3", "scheduler", "secretsmanager", "sns", "sqs", "ssm", "sts",
 )
 """Every service endpoint set under ``--endpoint`` (a superset of what the blueprints use)."""
 

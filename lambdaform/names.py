@@ -4,8 +4,9 @@ One module, so the stacks, the terraform runner, the workflows and the tests can
 name. Pure functions of strings: nothing here imports the model, the constructs or cdktf.
 
 Physical names are ``<project>-<env>-<key>`` (functions, tables, buckets, queues, topics, ECR
-repositories); stacks are ``<project>-<env>`` (the service) and ``<project>-<env>-registry`` (the ECR
-repositories of image functions, applied first). Terraform names and outputs use ``tf_name`` of the keys
+repositories); a trigger's rule or schedule is ``<project>-<env>-<function>-<kind>-<index>``; stacks are
+``<project>-<env>`` (the service) and ``<project>-<env>-registry`` (the ECR repositories of image
+functions, applied first). Terraform names and outputs use ``tf_name`` of the keys
 (``-`` becomes ``_``).
 """
 
@@ -19,6 +20,16 @@ REGISTRY_SUFFIX = "registry"
 def physical(project: str, env: str, key: str) -> str:
     """The AWS name of anything declared under a key: ``<project>-<env>-<key>``."""
     return f"{project}-{env}-{key}"
+
+
+def trigger(project: str, env: str, function: str, kind: str, index: int) -> str:
+    """The AWS name of what one trigger creates (a rule, a schedule): ``<project>-<env>-<function>-<kind>-<index>``."""
+    return f"{physical(project, env, function)}-{kind}-{index}"
+
+
+def role(project: str, env: str, function: str, service: str) -> str:
+    """A role a service assumes for one function: ``<project>-<env>-<function>-<service>`` (``-scheduler``)."""
+    return f"{physical(project, env, function)}-{service}"
 
 
 def service_stack(project: str, env: str) -> str:

@@ -202,7 +202,7 @@ class Function(Strict):
         description="Files (relative to source) that must exist before packaging, e.g. compiled output.",
     )
     exclude: list[str] = Field(default_factory=list, description="Extra glob patterns left out of the zip.")
-    access: list[Access] = Field(default_factory=list, description="Tables, buckets and queues it may use.")
+    access: list[Access] = Field(default_factory=list, description="Tables, buckets, queues and topics it may use.")
     dead_letter_queue: bool = Field(
         default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
-from modules._iam import named, statement
+from modules._iam import named, policy, statement
 
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 RECEIVE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -42,6 +43,10 @@ class Queue(Construct):
         self.queue_arn: str = queue.arn
         self.queue_url: str = queue.url
         self.queue_name: str = queue.name
+        self._queue = queue
+        self._id = id
+        self._resource_statements: list[dict] = []
+        self._resource_policy: SqsQueuePolicy | None = None
 
     def actions(self, mode: str) -> list[str]:
         chosen = {"read": RECEIVE_ACTIONS, "write": SEND_ACTIONS, "read_write": SEND_ACTIONS + RECEIVE_ACTIONS}[mode]
@@ -50,6 +55,19 @@ class Queue(Construct):
     def grant_consume(self) -> list[dict]:
         """Statements an event source mapping needs to poll this queue (and nothing else)."""
         return [statement(sorted(set(RECEIVE_ACTIONS) - {"sqs:GetQueueUrl"}), [self.queue_arn], sid="ConsumeQueue")]
+
+    def allow_service_send(self, principal: str, source_arns: list[str], sid: str) -> None:
+        """Let an AWS service (``events.amazonaws.com``) send messages here on behalf of these sources only
+        (``aws:SourceArn``). A queue has one resource policy: every call adds a statement to it."""
+        self._resource_statements.append(statement(
+            ["sqs:SendMessage"], [self.queue_arn], sid=sid, principal={"Service": principal},
+            conditions={"ArnEquals": {"aws:SourceArn": source_arns[0] if len(source_arns) == 1 else source_arns}}))
+        document = policy(self._resource_statements)
+        if self._resource_policy is None:
+            self._resource_policy = named(SqsQueuePolicy(self, "resource-policy", queue_url=self._queue.url,
+                                                         policy=document), self._id, "policy")
+        else:
+            self._resource_policy.policy = document
 
     def grant(self, mode: str, prefix: str | None = None) -> list[dict]:
         """Statements allowing ``mode`` (read: receive/delete, write: send) on this queue only."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lambdaform.kinds import alarms, bucket, deploy_hooks, http_api, queue, table, websocket
+from lambdaform.kinds import alarms, bucket, deploy_hooks, http_api, queue, table, topic, websocket
 from lambdaform.kinds.base import CheckContext, Composer, Kind, PackageSpec
 
 KINDS: tuple[Kind, ...] = (
     table.KIND,
     bucket.KIND,
     queue.KIND,
+    topic.KIND,
     websocket.KIND,
     http_api.KIND,
     deploy_hooks.KIND,

@@ -13,12 +13,15 @@ from typing import Annotated, Any, Union
 from pydantic import Discriminator, Field, Tag, create_model
 
 from lambdaform.fields import Strict
-from lambdaform.triggers import http, sqs
+from lambdaform.triggers import eventbridge, http, schedule, sns, sqs
 from lambdaform.triggers.base import Trigger, Use
 
 TRIGGERS: tuple[Trigger, ...] = (
     sqs.KIND,
     http.KIND,
+    schedule.KIND,
+    sns.KIND,
+    eventbridge.KIND,
 )
 """In composition order."""
 

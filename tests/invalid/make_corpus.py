@@ -97,7 +97,7 @@ fixed = []
 for name, text, path, reason in cases:
     if name == "access-two-targets":
         text = BASE + "    access: [{table: tt, bucket: bb}]\n" + "tables: {tt: {hash_key: {name: id}}}\nbuckets: {bb: {}}\n"
-        path, reason = "functions.hello.access.0", "give exactly one of table, bucket or queue"
+        path, reason = "functions.hello.access.0", "give exactly one of table, bucket, queue or topic"
     if name == "env-reference-bad-attribute":
         text = BASE + "    environment: {Q: '${queues.jobs.region}'}\n" + "queues: {jobs: {}}\n"
         path, reason = "functions.hello.environment.Q", "queues have name, arn, url, not 'region'"
