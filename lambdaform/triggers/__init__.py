@@ -13,11 +13,14 @@ from typing import Annotated, Any, Union
 from pydantic import Discriminator, Field, Tag, create_model
 
 from lambdaform.fields import Strict
-from lambdaform.triggers import sqs
+from lambdaform.triggers import dynamodb_stream, kinesis, s3, sqs
 from lambdaform.triggers.base import Trigger, Use
 
 TRIGGERS: tuple[Trigger, ...] = (
     sqs.KIND,
+    s3.KIND,
+    dynamodb_stream.KIND,
+    kinesis.KIND,
 )
 """In composition order."""
 
