@@ -94,9 +94,11 @@ class S3Options(Strict):
     def _distinct(cls, events: list[str]) -> list[str]:
         for i, event in enumerate(events):
             for earlier in events[:i]:
+                if event == earlier:
+                    raise ValueError(f"'{event}' is listed twice")
                 if events_overlap(event, earlier):
-                    raise ValueError(f"'{event}' is listed twice" if event == earlier
-                                     else f"'{event}' and '{earlier}' overlap: keep the wider one")
+                    wide, narrow = (event, earlier) if event.endswith(":*") else (earlier, event)
+                    raise ValueError(f"'{wide}' already covers '{narrow}': list one of them")
         return events
 
 
