@@ -171,7 +171,8 @@ def _reason(error: Mapping[str, Any]) -> str:
     loc = error["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
-        hint = difflib.get_close_matches(key, _KNOWN_FIELDS, n=1, cutoff=0.6)
+        # a key valid elsewhere (another trigger kind's option) is no hint for itself
+        hint = difflib.get_close_matches(key, [f for f in _KNOWN_FIELDS if f != key], n=1, cutoff=0.6)
         return "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
     if kind == "trigger_kind":
         value = error.get("input")

@@ -41,6 +41,11 @@ class EventSourceMappingProps:
     enabled: bool = True
     # streams only
     starting_position: str | None = None
+    """``TRIM_HORIZON``, ``LATEST`` or (Kinesis) ``AT_TIMESTAMP`` with ``starting_position_timestamp``."""
+    starting_position_timestamp: str | None = None
+    """RFC 3339 time to start reading a Kinesis stream at (``AT_TIMESTAMP`` only)."""
+    parallelization_factor: int | None = None
+    """Concurrent batches per shard (1-10)."""
     bisect_batch_on_function_error: bool | None = None
     maximum_retry_attempts: int | None = None
     maximum_record_age_seconds: int | None = None
@@ -69,6 +74,8 @@ class EventSourceMapping(Construct):
             filter_criteria=LambdaEventSourceMappingFilterCriteria(filter=filters) if filters else None,
             enabled=props.enabled,
             starting_position=props.starting_position,
+            starting_position_timestamp=props.starting_position_timestamp,
+            parallelization_factor=props.parallelization_factor,
             bisect_batch_on_function_error=props.bisect_batch_on_function_error,
             maximum_retry_attempts=props.maximum_retry_attempts,
             maximum_record_age_in_seconds=props.maximum_record_age_seconds,

@@ -7,6 +7,10 @@
 
 Functions get access with ``access: [{table: locks, mode: read_write}]`` (the table's ARN and its indexes,
 nothing else) and refer to it in environment values as ``${tables.locks.name}`` / ``.arn``.
+
+The table's stream is off unless ``stream:`` names a view type, or a function has a ``dynamodb_stream``
+trigger on the table: the trigger asks the table construct for its stream, which turns it on with
+``NEW_AND_OLD_IMAGES`` (the table never looks at triggers).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class Table(Strict):
     ttl_attribute: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,255}$")
     point_in_time_recovery: bool = True
     deletion_protection: bool = Field(default=False, description="Refuse destroy while set (turn on for prod).")
+    stream: Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"] | None = Field(
+        default=None, description="Turn the table's DynamoDB stream on with this view type. Off by default; a "
+        "dynamodb_stream trigger on the table turns it on with NEW_AND_OLD_IMAGES unless this says otherwise.")
 
 
 class Tables(Kind):
@@ -56,6 +63,7 @@ class Tables(Kind):
                 point_in_time_recovery=spec.point_in_time_recovery,
                 deletion_protection=spec.deletion_protection,
                 encryption_kms_key_arn=key_arn,
+                stream_view_type=spec.stream,
             ))
             stack.add_resource(self.key, key, table)
             stack.output(output(key, "table_name"), table.table_name, f"DynamoDB table '{key}'")

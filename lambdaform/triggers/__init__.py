@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 from pydantic import Discriminator, Field, Tag, create_model
 
 from lambdaform.fields import Strict
-from lambdaform.triggers import eventbridge, http, schedule, sns, sqs
+from lambdaform.triggers import dynamodb_stream, eventbridge, http, kinesis, s3, schedule, sns, sqs
 from lambdaform.triggers.base import Trigger, Use
 
 TRIGGERS: tuple[Trigger, ...] = (
@@ -22,6 +22,9 @@ TRIGGERS: tuple[Trigger, ...] = (
     schedule.KIND,
     sns.KIND,
     eventbridge.KIND,
+    s3.KIND,
+    dynamodb_stream.KIND,
+    kinesis.KIND,
 )
 """In composition order."""
 
