@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 from lambdaform.loader import load_service  # noqa: E402
 from lambdaform.render import environment  # noqa: E402
 from lambdaform.workflows import (  # noqa: E402
+    ACTIONS,
     BUILD_DEPLOY_WORKFLOW,
     TERRAFORM_WORKFLOW,
     StackNames,
@@ -959,3 +960,32 @@ def test_linters_catch_a_broken_workflow(tmp_path):
 if __name__ == "__main__":
     for written in write_workflows(repo_context(), ROOT):
         print(written.relative_to(ROOT))
+
+
+FIRST_NODE24_RELEASE = {
+    "actions/checkout": (5, 0, 0), "actions/setup-python": (6, 0, 0), "actions/setup-node": (5, 0, 0),
+    "hashicorp/setup-terraform": (4, 0, 0), "aws-actions/configure-aws-credentials": (6, 0, 0),
+    "aws-actions/amazon-ecr-login": (2, 0, 2), "actions/github-script": (8, 0, 0),
+    "actions/upload-artifact": (6, 0, 0), "actions/download-artifact": (7, 0, 0),
+}
+"""The first release of each action that runs on Node 24 (GitHub's runners removed Node 20 in September 2026)."""
+
+
+def test_every_pinned_action_is_a_node24_release():
+    for name, pin in ACTIONS.items():
+        repo, _, rest = pin.partition("@")
+        sha, _, tag = rest.partition(" # ")
+        assert re.fullmatch(r"[0-9a-f]{40}", sha), name
+        version = tuple(int(part) for part in tag.lstrip("v").split("."))
+        assert repo in FIRST_NODE24_RELEASE, f"{repo}: add its first Node 24 release to the table"
+        assert version >= FIRST_NODE24_RELEASE[repo], f"{repo} {tag} is older than its first Node 24 release"
+
+
+def test_this_repository_pins_the_same_actions_everywhere():
+    pinned = {pin.partition("@")[0]: pin for pin in ACTIONS.values()}
+    for workflow in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for line in workflow.read_text().splitlines():
+            if "uses:" in line:
+                assert SHA_PIN.match(line), f"{workflow.name}: {line.strip()} is not pinned by SHA with a version"
+                used = line.split("uses:", 1)[1].strip()
+                assert used == pinned[used.partition("@")[0]], f"{workflow.name}: {used}"
