@@ -1,7 +1,7 @@
 """Benchmark: `python main.py synth service.yaml` with the light provider import vs the ordinary import.
 
 The ordinary import of cdktf_cdktf_provider_aws loads all of its 2,135 submodules; lambdaform loads only
-the ones its constructs use (modules/_provider.py). Both variants run as whole processes, alternating
+the ones its constructs use (lambdaform/constructs/_provider.py). Both variants run as whole processes, alternating
 A B A B ..., in this one run, and the output of both is compared byte for byte. The figure that matters
 is the ratio of medians (target: at most 0.25); absolute seconds depend on the machine's load.
 

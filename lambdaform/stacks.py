@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import modules  # noqa: F401  (installs the light provider import before any binding is loaded)
+import lambdaform.constructs  # noqa: F401  (installs the light provider import before any binding is loaded)
 from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack, TerraformVariable
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_ecr_image import DataAwsEcrImage
@@ -33,13 +33,13 @@ from lambdaform.names import tf_name
 from lambdaform.service import Function as FunctionSpec
 from lambdaform.service import Service
 from lambdaform.triggers import TRIGGERS, uses
-from modules._iam import named, policy, statement
-from modules.sqs_queue import Queue, QueueProps
-from modules.ci_identity import CiIdentity, CiIdentityProps
-from modules.ecr import Ecr, EcrProps
-from modules.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
-from modules.function_url import CorsProps, FunctionUrl, FunctionUrlProps
-from modules.kms_key import ServiceKey, ServiceKeyProps
+from lambdaform.constructs._iam import named, policy, statement
+from lambdaform.constructs.sqs_queue import Queue, QueueProps
+from lambdaform.constructs.ci_identity import CiIdentity, CiIdentityProps
+from lambdaform.constructs.ecr import Ecr, EcrProps
+from lambdaform.constructs.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
+from lambdaform.constructs.function_url import CorsProps, FunctionUrl, FunctionUrlProps
+from lambdaform.constructs.kms_key import ServiceKey, ServiceKeyProps
 
 ASSETS_DIR = "assets"
 

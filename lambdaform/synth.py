@@ -54,8 +54,8 @@ Progress = Callable[[str], None]
 
 KEY_FILE = ".lambdaform-synth.json"
 """Beside the output: the key of the inputs it was synthesized from, and the :class:`SynthResult`."""
-_CODE_ROOTS = ("lambdaform", "modules")
-"""lambdaform's own code (besides its templates and handler kit): part of every key."""
+_CODE_ROOTS = ("lambdaform",)
+"""lambdaform's own code, constructs included (its templates and handler kit are added): part of every key."""
 
 
 @dataclass

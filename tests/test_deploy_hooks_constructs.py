@@ -381,7 +381,7 @@ functions:
 
 
 def test_naming_and_output_tables_agree_with_the_construct():
-    from modules.deploy_hooks import HOOKS as CONSTRUCT_HOOKS
+    from lambdaform.constructs.deploy_hooks import HOOKS as CONSTRUCT_HOOKS
 
     assert HOOK_NAME_SUFFIXES == tuple(h.name_suffix for h in CONSTRUCT_HOOKS) == tuple(HOOKS)
     assert OUTPUT_EVENTS == {h.output_name: h.lifecycle_event for h in CONSTRUCT_HOOKS}

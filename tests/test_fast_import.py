@@ -1,4 +1,4 @@
-"""The light provider import (modules/_provider.py) must not change a byte of the synthesized output."""
+"""The light provider import (lambdaform/constructs/_provider.py) must not change a byte of the synthesized output."""
 
 from __future__ import annotations
 

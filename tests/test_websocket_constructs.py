@@ -275,7 +275,7 @@ def _construct_stack(**overrides) -> dict:
     from cdktf import App, TerraformStack, Testing
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-    from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
+    from lambdaform.constructs.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
 
     app = App(stack_traces=False)
     stack = TerraformStack(app, "t")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lambdaform.loader import ServiceFileError, load_service
-from modules.alarms import FunctionAlarmsProps, concurrency_threshold
+from lambdaform.constructs.alarms import FunctionAlarmsProps, concurrency_threshold
 from support import (EXAMPLES, HANDLERS, only, policy_of, resources, stack_json, synth_file,
                      terraform_validate, write_service)
 

@@ -147,8 +147,8 @@ def cross_checks(ctx: CheckContext) -> list[Problem]:
 
 
 def compose(stack: Composer) -> None:
-    from modules.alarms import FunctionAlarms, FunctionAlarmsProps
-    from modules.dashboard import FunctionDashboard, FunctionDashboardProps
+    from lambdaform.constructs.alarms import FunctionAlarms, FunctionAlarmsProps
+    from lambdaform.constructs.dashboard import FunctionDashboard, FunctionDashboardProps
 
     service, env = stack.service, stack.env
     for key, spec in service.alarms.items():

@@ -44,8 +44,8 @@ class Buckets(Kind):
     references = ("name", "arn")
 
     def compose(self, stack: Composer) -> None:
-        from modules.s3_bucket import Bucket as BucketConstruct
-        from modules.s3_bucket import BucketProps
+        from lambdaform.constructs.s3_bucket import Bucket as BucketConstruct
+        from lambdaform.constructs.s3_bucket import BucketProps
 
         key_arn = stack.key.key_arn if stack.key else None
         for key, spec in self.items(stack.service).items():

@@ -4,7 +4,7 @@ Five hooks (``BeforeInstall``, ``AfterInstall``, ``AfterAllowTestTraffic``, ``Be
 ``AfterAllowTraffic``) from one package (``source``, holding ``codedeploy_hooks/``), each with its own log
 group and least-privilege role, plus the CodeDeploy application (``compute_platform = "ECS"``) they report
 to. The stack outputs each function's ARN under the seed module's names and the rendered ``appspec``.
-See :mod:`modules.deploy_hooks` for names and permissions, and ``examples/deploy-hooks.yaml``.
+See :mod:`lambdaform.constructs.deploy_hooks` for names and permissions, and ``examples/deploy-hooks.yaml``.
 
 Nothing here imports cdktf at module level: the model is loaded by every command, the construct only by
 synth.
@@ -31,7 +31,7 @@ HOOK_NAME_SUFFIXES = (
     "validate-before-install", "validate-deployment", "validate-test-traffic", "run-migrations",
     "validate-production",
 )
-"""Function name suffixes (``<app_name>-<env>-<suffix>``) as :data:`modules.deploy_hooks.HOOKS` makes them;
+"""Function name suffixes (``<app_name>-<env>-<suffix>``) as :data:`lambdaform.constructs.deploy_hooks.HOOKS` makes them;
 kept here so validating a file does not load cdktf (a test checks that both agree)."""
 
 EcsName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
@@ -145,7 +145,7 @@ def cross_checks(ctx: CheckContext) -> list[Problem]:
 
 def compose(stack: Composer) -> None:
     from lambdaform.appspec import render_appspec
-    from modules.deploy_hooks import HOOKS, DeployHooks, DeployHooksProps, HookPackage
+    from lambdaform.constructs.deploy_hooks import HOOKS, DeployHooks, DeployHooksProps, HookPackage
 
     service, env = stack.service, stack.env
     section = service.deploy_hooks

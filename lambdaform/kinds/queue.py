@@ -35,8 +35,8 @@ class Queues(Kind):
     references = ("name", "arn", "url")
 
     def compose(self, stack: Composer) -> None:
-        from modules.sqs_queue import Queue as QueueConstruct
-        from modules.sqs_queue import QueueProps
+        from lambdaform.constructs.sqs_queue import Queue as QueueConstruct
+        from lambdaform.constructs.sqs_queue import QueueProps
 
         key_arn = stack.key.key_arn if stack.key else None
         for key, spec in self.items(stack.service).items():

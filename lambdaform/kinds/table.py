@@ -51,7 +51,7 @@ class Tables(Kind):
     references = ("name", "arn")
 
     def compose(self, stack: Composer) -> None:
-        from modules.dynamodb_table import DynamoTable, DynamoTableProps, KeyProps
+        from lambdaform.constructs.dynamodb_table import DynamoTable, DynamoTableProps, KeyProps
 
         key_arn = stack.key.key_arn if stack.key else None
         for key, spec in self.items(stack.service).items():

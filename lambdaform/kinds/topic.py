@@ -48,8 +48,8 @@ class Topics(Kind):
         return problems
 
     def compose(self, stack: Composer) -> None:
-        from modules.sns_topic import Topic as TopicConstruct
-        from modules.sns_topic import TopicProps
+        from lambdaform.constructs.sns_topic import Topic as TopicConstruct
+        from lambdaform.constructs.sns_topic import TopicProps
 
         key_arn = stack.key.key_arn if stack.key else None
         for key, spec in self.items(stack.service).items():

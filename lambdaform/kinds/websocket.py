@@ -13,7 +13,7 @@
         agent_id: AGENTID123
         agent_alias_id: ALIASID123
 
-What the section adds to the stack (see :mod:`modules.websocket_api` for the API itself):
+What the section adds to the stack (see :mod:`lambdaform.constructs.websocket_api` for the API itself):
 
 * ``execute-api:ManageConnections`` for each callback function, on this API's
   ``<execution arn>/<stage>/POST/@connections/*`` and nothing else;
@@ -48,7 +48,7 @@ KEY = "websocket"
 
 ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$")
 """A route key: one of the special routes, or an action name such as ``sensor-data`` (the same rule as
-:data:`modules.websocket_api.ROUTE_KEY`, kept here so validating a file never loads the cdktf binding)."""
+:data:`lambdaform.constructs.websocket_api.ROUTE_KEY`, kept here so validating a file never loads the cdktf binding)."""
 ROUTE_SELECTION = re.compile(r"^\$request\.body\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 REQUIRED_ROUTES = ("$connect", "$disconnect")
 BEDROCK_ID = r"^[0-9A-Za-z]{1,10}$"
@@ -201,8 +201,8 @@ def _bedrock_checks(section: WebSocketSection, service) -> list[Problem]:
 
 def compose(stack: Composer) -> None:
     """Add the WebSocket API, its grants and outputs to a :class:`~lambdaform.stacks.ServiceStack`."""
-    from modules._iam import statement
-    from modules.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
+    from lambdaform.constructs._iam import statement
+    from lambdaform.constructs.websocket_api import LambdaTarget, WebSocketApi, WebSocketApiProps, WebSocketRoute
 
     section: WebSocketSection = stack.service.websocket
     env: str = stack.env

@@ -89,8 +89,8 @@ def compose_mapping(stack: Composer, use: Use, kind: str, source_arn: str, state
                     decrypt_with_service_key: bool, **extra: Any) -> None:
     """The event source mapping of one stream trigger, after the exact grant it needs: ``statements`` on the
     stream, sending to the ``on_failure`` queue, and the service key for what this file encrypts with it."""
-    from modules._iam import statement
-    from modules.event_source_mapping import EventSourceMapping, EventSourceMappingProps
+    from lambdaform.constructs._iam import statement
+    from lambdaform.constructs.event_source_mapping import EventSourceMapping, EventSourceMappingProps
 
     options: StreamOptions = use.options
     statements = list(statements)

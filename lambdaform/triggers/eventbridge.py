@@ -81,7 +81,7 @@ class EventBridge(Trigger):
                               lambda use: names.trigger(project, env, use.function, KEY, use.index)))
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules.event_rule import EventRule, EventRuleProps
+        from lambdaform.constructs.event_rule import EventRule, EventRuleProps
 
         project, env = stack.service.project, stack.env
         caller, _ = stack.account()

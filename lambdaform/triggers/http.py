@@ -283,7 +283,7 @@ class Http(Trigger):
                 f"'{broad.function}'; list {broad.function}'s methods instead of ANY")
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules.http_api import HttpApi, HttpApiProps, HttpCors, HttpRoute, HttpTarget, JwtAuthorizer
+        from lambdaform.constructs.http_api import HttpApi, HttpApiProps, HttpCors, HttpRoute, HttpTarget, JwtAuthorizer
 
         settings = section(stack.service)
         parsed = [parse_route(use.options.route) for use in uses]

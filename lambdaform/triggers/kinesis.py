@@ -90,7 +90,7 @@ class Kinesis(Trigger):
         return problems
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules._iam import statement
+        from lambdaform.constructs._iam import statement
 
         for use in uses:
             options: KinesisOptions = use.options

@@ -145,8 +145,8 @@ class S3(Trigger):
         return problems
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules.bucket_notification import BucketNotification, BucketNotificationProps, LambdaNotification
-        from modules.invoke_permission import InvokePermission, InvokePermissionProps
+        from lambdaform.constructs.bucket_notification import BucketNotification, BucketNotificationProps, LambdaNotification
+        from lambdaform.constructs.invoke_permission import InvokePermission, InvokePermissionProps
 
         caller, _partition = stack.account()
         for key, on_bucket in _by_bucket(uses).items():

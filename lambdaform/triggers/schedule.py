@@ -181,11 +181,11 @@ class Schedule(Trigger):
                               lambda use: names.role(project, env, use.function, "scheduler")))
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules._iam import statement
-        from modules.schedule import Schedule as ScheduleConstruct
-        from modules.schedule import ScheduleProps
-        from modules.schedule_group import ScheduleGroup, ScheduleGroupProps
-        from modules.service_role import ServiceRole, ServiceRoleProps
+        from lambdaform.constructs._iam import statement
+        from lambdaform.constructs.schedule import Schedule as ScheduleConstruct
+        from lambdaform.constructs.schedule import ScheduleProps
+        from lambdaform.constructs.schedule_group import ScheduleGroup, ScheduleGroupProps
+        from lambdaform.constructs.service_role import ServiceRole, ServiceRoleProps
 
         project, env = stack.service.project, stack.env
         caller, _ = stack.account()

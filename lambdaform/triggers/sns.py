@@ -76,7 +76,7 @@ class Sns(Trigger):
         return problems
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules.sns_subscription import SnsSubscription, SnsSubscriptionProps
+        from lambdaform.constructs.sns_subscription import SnsSubscription, SnsSubscriptionProps
 
         caller, _ = stack.account()
         for use in uses:

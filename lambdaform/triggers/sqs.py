@@ -89,8 +89,8 @@ class Sqs(Trigger):
         return problems
 
     def compose(self, stack: Composer, uses: list[Use]) -> None:
-        from modules._iam import statement
-        from modules.event_source_mapping import EventSourceMapping, EventSourceMappingProps
+        from lambdaform.constructs._iam import statement
+        from lambdaform.constructs.event_source_mapping import EventSourceMapping, EventSourceMappingProps
 
         for use in uses:
             options: SqsOptions = use.options

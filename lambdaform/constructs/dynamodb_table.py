@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
-from modules._iam import named, statement
+from lambdaform.constructs._iam import named, statement
 
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
                 "dynamodb:DescribeTable", "dynamodb:ConditionCheckItem")

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.scheduler_schedule import (
 )
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 
 @dataclass(frozen=True)

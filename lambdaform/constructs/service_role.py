@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from modules._iam import named, policy, statement
+from lambdaform.constructs._iam import named, policy, statement
 
 
 @dataclass(frozen=True)

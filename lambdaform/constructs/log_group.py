@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
 )
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 
 @dataclass(frozen=True)

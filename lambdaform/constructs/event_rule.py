@@ -20,8 +20,8 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
 )
 from constructs import Construct
 
-from modules._iam import named
-from modules.invoke_permission import InvokePermission, InvokePermissionProps
+from lambdaform.constructs._iam import named
+from lambdaform.constructs.invoke_permission import InvokePermission, InvokePermissionProps
 
 
 @dataclass(frozen=True)

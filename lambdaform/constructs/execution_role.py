@@ -10,7 +10,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from modules._iam import assume_role_policy, named, policy, statement
+from lambdaform.constructs._iam import assume_role_policy, named, policy, statement
 
 
 @dataclass(frozen=True)

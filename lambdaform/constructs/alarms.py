@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from modules._iam import named, policy, statement
+from lambdaform.constructs._iam import named, policy, statement
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 

@@ -33,10 +33,10 @@ from cdktf_cdktf_provider_aws.apigatewayv2_stage import (
 )
 from constructs import Construct
 
-from modules._api_gateway import access_log_format
-from modules._iam import named
-from modules.invoke_permission import InvokePermission, InvokePermissionProps
-from modules.log_group import LogGroup, LogGroupProps
+from lambdaform.constructs._api_gateway import access_log_format
+from lambdaform.constructs._iam import named
+from lambdaform.constructs.invoke_permission import InvokePermission, InvokePermissionProps
+from lambdaform.constructs.log_group import LogGroup, LogGroupProps
 
 AUTHORIZATIONS = ("NONE", "AWS_IAM", "JWT")
 JWT_IDENTITY_SOURCE = "$request.header.Authorization"

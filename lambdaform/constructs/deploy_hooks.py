@@ -16,7 +16,7 @@ lifecycle order (function name, CodeDeploy event, entry point, AWS calls besides
    ``codedeploy_hooks.validate_production.handler``: cloudwatch:DescribeAlarms (configured alarms).
 
 Every hook reports its outcome with ``codedeploy:PutLifecycleEventHookExecutionStatus``; each gets its own
-log group and execution role (the :class:`~modules.function.Function` construct) and only the grants of
+log group and execution role (the :class:`~lambdaform.constructs.function.Function` construct) and only the grants of
 the calls it makes, each scoped to ARNs.
 """
 
@@ -30,8 +30,8 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from constructs import Construct
 
-from modules._iam import named, statement, tf_name
-from modules.function import Function, FunctionProps, ZipCode
+from lambdaform.constructs._iam import named, statement, tf_name
+from lambdaform.constructs.function import Function, FunctionProps, ZipCode
 
 MAX_FUNCTION_NAME = 64
 MAX_ROLE_NAME = 64
@@ -74,7 +74,7 @@ def hook_function_name(app_name: str, environment: str, hook: Hook) -> str:
 
 
 def hook_role_name(app_name: str, environment: str, hook: Hook) -> str:
-    """The execution role :class:`~modules.function.Function` creates: ``<function name>-role``."""
+    """The execution role :class:`~lambdaform.constructs.function.Function` creates: ``<function name>-role``."""
     return f"{hook_function_name(app_name, environment, hook)}-role"
 
 

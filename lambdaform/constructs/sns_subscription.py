@@ -14,8 +14,8 @@ from typing import Any
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from modules._iam import named
-from modules.invoke_permission import InvokePermission, InvokePermissionProps
+from lambdaform.constructs._iam import named
+from lambdaform.constructs.invoke_permission import InvokePermission, InvokePermissionProps
 
 
 @dataclass(frozen=True)

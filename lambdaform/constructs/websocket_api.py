@@ -37,9 +37,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from modules._api_gateway import access_log_format
-from modules._iam import assume_role_policy, named, tf_name
-from modules.log_group import LogGroup, LogGroupProps
+from lambdaform.constructs._api_gateway import access_log_format
+from lambdaform.constructs._iam import assume_role_policy, named, tf_name
+from lambdaform.constructs.log_group import LogGroup, LogGroupProps
 
 SPECIAL_ROUTES = ("$connect", "$disconnect", "$default")
 ROUTE_KEY = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9][A-Za-z0-9_.:-]{0,127})$")

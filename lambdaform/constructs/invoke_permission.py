@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_notification import (
 )
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 
 @dataclass(frozen=True)

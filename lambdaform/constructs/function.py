@@ -17,9 +17,9 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 )
 from constructs import Construct
 
-from modules._iam import named
-from modules.execution_role import ExecutionRole, ExecutionRoleProps
-from modules.log_group import LogGroup, LogGroupProps
+from lambdaform.constructs._iam import named
+from lambdaform.constructs.execution_role import ExecutionRole, ExecutionRoleProps
+from lambdaform.constructs.log_group import LogGroup, LogGroupProps
 
 
 @dataclass(frozen=True)

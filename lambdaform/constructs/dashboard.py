@@ -9,7 +9,7 @@ from typing import Any
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from constructs import Construct
 
-from modules._iam import named
+from lambdaform.constructs._iam import named
 
 LAMBDA = "AWS/Lambda"
 WIDTH, HEIGHT, COLUMNS = 8, 6, 3

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from constructs import Construct
 
-from modules._iam import named, statement
+from lambdaform.constructs._iam import named, statement
 
 AWS_MANAGED_KEY = "alias/aws/sns"
 PUBLISH_ACTIONS = ("sns:Publish",)

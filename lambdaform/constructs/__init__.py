@@ -4,6 +4,6 @@ Importing this package installs the light import of the AWS provider binding (se
 every construct below can import its resources the ordinary way at a fraction of the cost.
 """
 
-from modules import _provider
+from lambdaform.constructs import _provider
 
 IMPORT_MODE = _provider.install()
