@@ -302,5 +302,13 @@ class Deployment:
 
 
 def _tail(text: str, lines: int = 40) -> str:
+    """The part of terraform's output that explains a failure: from its first ``Error:`` line on (the
+    cause, not the end of a long diff), at most ``lines`` lines; the last lines when there is no such line."""
     kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
+    first = next((i for i, line in enumerate(kept) if line.lstrip("│ ").startswith("Error:")), None)
+    if first is None:
+        return "\n".join(kept[-lines:])
+    excerpt = kept[first:first + lines]
+    if first + lines < len(kept):
+        excerpt.append(f"... ({len(kept) - first - lines} more lines; --verbose shows terraform's whole output)")
+    return "\n".join(excerpt)

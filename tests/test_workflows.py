@@ -414,7 +414,9 @@ def test_long_plan_is_truncated_in_the_comment_and_whole_in_the_summary(image_fi
     body, summary = _summarize(image_files, runner, plan_text, "2")
     assert body.startswith("<!-- lambdaform-plan:prod -->\n")
     assert len(body) <= 65_536, "GitHub rejects longer comments"
-    assert "resource_00000" in body and "Plan: 4000 to add" not in body
+    shown = body.split("````text\n", 1)[1].split("````", 1)[0]
+    assert "resource_00000" in shown and "Plan: 4000 to add" not in shown, "the plan text itself is cut"
+    assert "- Plan: 4000 to add, 0 to change, 0 to destroy." in body.split("<details>")[0], "its summary leads"
     assert "this comment shows the first 60000" in body
     assert "https://github.com/acme/nl2sql/actions/runs/42" in body
     assert "Changes to apply on merge." in body
@@ -989,3 +991,24 @@ def test_this_repository_pins_the_same_actions_everywhere():
                 assert SHA_PIN.match(line), f"{workflow.name}: {line.strip()} is not pinned by SHA with a version"
                 used = line.split("uses:", 1)[1].strip()
                 assert used == pinned[used.partition("@")[0]], f"{workflow.name}: {used}"
+
+
+def test_the_comment_opens_with_each_stacks_summary_line(image_files, runner):
+    plan_text = ("# stack nl2sql-agent-prod-registry\nNo changes. Your infrastructure matches the configuration.\n\n"
+                 "# stack nl2sql-agent-prod\n  + resource\nPlan: 3 to add, 1 to change, 0 to destroy.\n")
+    body, summary = _summarize(image_files, runner, plan_text, "2")
+    head = body.split("<details>")[0]
+    assert "- `nl2sql-agent-prod-registry`: No changes. Your infrastructure matches the configuration." in head
+    assert "- `nl2sql-agent-prod`: Plan: 3 to add, 1 to change, 0 to destroy." in head
+    assert "- `nl2sql-agent-prod`: Plan: 3 to add" in summary
+
+
+def test_a_failed_terraform_run_shows_the_error_not_the_end_of_the_diff():
+    from lambdaform.deploy import _tail
+
+    output = "\n".join([*(f"  + attribute_{i} = 1" for i in range(200)), "│ Error: creating Lambda Function: boom",
+                        "│   with aws_lambda_function.api,", *(f"│ detail {i}" for i in range(60))])
+    excerpt = _tail(output)
+    assert excerpt.splitlines()[0] == "│ Error: creating Lambda Function: boom"
+    assert "attribute_199" not in excerpt and "more lines; --verbose" in excerpt
+    assert _tail("one\ntwo\nthree", lines=2) == "two\nthree", "no Error line: the last lines"
