@@ -207,7 +207,16 @@ class Function(Strict):
         default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
     )
     vpc: VpcConfig | None = None
-    layers: list[Arn] = Field(default_factory=list, max_length=5)
+    layers: list[Name | Arn] = Field(
+        default_factory=list, max_length=5,
+        description="Layers, in order: a key under `layers:` (built by lambdaform; the function gets its version "
+        "ARN) or a layer version ARN.",
+    )
+    allow_source_builds: bool = Field(
+        default=False,
+        description="Python dependencies: also build sdists (source-only releases) that give pure-Python wheels; "
+        "off: binary wheels only. A compiled sdist is refused either way.",
+    )
     secrets: dict[EnvVarName, Name] = Field(
         default_factory=dict,
         description="Environment variable -> key under `secrets:`; the variable receives the parameter name or "

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lambdaform.kinds import alarms, bucket, deploy_hooks, queue, table, websocket
+from lambdaform.kinds import alarms, bucket, deploy_hooks, layer, queue, table, websocket
 from lambdaform.kinds.base import CheckContext, Composer, Kind, PackageSpec
 
 KINDS: tuple[Kind, ...] = (
     table.KIND,
     bucket.KIND,
     queue.KIND,
+    layer.KIND,
     websocket.KIND,
     deploy_hooks.KIND,
     alarms.KIND,
