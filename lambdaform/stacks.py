@@ -129,8 +129,9 @@ class ServiceStack(TerraformStack):
     """Resources, functions, URLs, CI identity and blueprint sections of one environment.
 
     Every kind of :data:`lambdaform.kinds.KINDS` composes itself into it (resources before the functions,
-    sections after) through ``functions``, ``packages``, :meth:`add_resource`, :meth:`grant`,
-    :meth:`output` and :meth:`account`; the stack itself never names a kind."""
+    sections after) through ``functions``, ``packages``, :meth:`zip_code`, :meth:`add_resource`, :meth:`grant`,
+    :meth:`output` and :meth:`account`. Zips above Lambda's 50 MB direct-upload limit deploy from the
+    environment's artifact bucket (created only then)."""
 
     def __init__(self, scope: Construct, service: Service, ctx: StackContext, packages: dict[str, ZipPackage]):
         name = names.service_stack(service.project, ctx.env)
