@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test test-fast bench bench-packaging clean
+.PHONY: install demo test test-fast bench bench-resynth bench-packaging clean
 
 # The NL2SQL image's pins (handlers/api/requirements.txt) constrain the venv, so the tests run the exact
 # versions the container image installs.
@@ -47,9 +47,14 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow and not emulator"
 
-## bench: synth speed, light provider import vs the ordinary import
+## bench: synth speed: light provider import vs the ordinary import, unchanged re-synth vs a cold one
 bench: install
 	$(PY) bench/synth.py
+	$(PY) bench/resynth.py
+
+## bench-resynth: an unchanged re-synth (reuses the output) vs a cold synth (--force)
+bench-resynth: install
+	$(PY) bench/resynth.py
 
 ## bench-packaging: zip function with requests+pydantic, `sam build` + SAM's zip vs lambdaform, cold and warm
 bench-packaging: install

@@ -436,6 +436,8 @@ def invoke(
 
     Raises :class:`InputError` for an unknown function, an image function, a bad event, or a function
     this machine cannot run faithfully (architecture, Python version)."""
+    from lambdaform.kinds.layer import function_layers
+    from lambdaform.kinds.layer import is_key as is_layer_key
     from lambdaform.local_invoke import check_runnable, invoke_zip
 
     output = output or Output(quiet=True)
@@ -453,8 +455,9 @@ def invoke(
     variables, warnings = _local_environment(service, env, function, set_variables)
     for warning in warnings:
         output.note(f"warning: {warning}")
-    if fn.layers and not layers:
-        output.note(f"warning: '{function}' declares {len(fn.layers)} layer(s) by ARN; pass --layer ZIP to include "
+    by_arn = [ref for ref in fn.layers if not is_layer_key(ref)]
+    if by_arn and not layers:
+        output.note(f"warning: '{function}' declares {len(by_arn)} layer(s) by ARN; pass --layer ZIP to include "
                     "their contents locally")
     credentials = None
     if host_credentials:
@@ -465,6 +468,9 @@ def invoke(
     zip_path = result.stack_dir(stack) / "assets" / f"{function}.zip"
     if not zip_path.is_file():
         raise InputError(f"synth wrote no package for '{function}' (looked for {zip_path})")
+    # the declared layers it lists, built by this synth, in its order; then the --layer zips
+    layers = [*(result.stack_dir(stack) / "assets" / f"{name}.zip" for name in function_layers(service, function)),
+              *layers]
     with output.progress(f"invoke {function}") as step:
         step(f"running {zip_path.name} ({fn.runtime}, {fn.architecture})")
         return invoke_zip(

@@ -63,13 +63,23 @@ class LoadedService:
     def package_specs(self, env: str) -> dict[str, PackageSpec]:
         """Every zip one environment needs: its zip functions' folders plus the kinds' own packages."""
         service = self.environments[env]
-        specs = {key: PackageSpec(self.resolve(fn.source), tuple(fn.exclude))
+        specs = {key: function_package(self.resolve(fn.source), fn)
                  for key, fn in service.functions.items() if fn.package == "zip"}
         ctx = self.check_context(env)
         for kind in KINDS:
             if kind.present(service):
                 specs.update(kind.packages(ctx))
         return specs
+
+
+def function_package(source: Path, fn: Any) -> PackageSpec:
+    """A zip function's package: with its Python dependencies (python runtimes), else the folder as it is."""
+    if not fn.runtime.startswith("python"):
+        return PackageSpec(source, tuple(fn.exclude))
+    from lambdaform.dependencies import Target
+
+    return PackageSpec(source, tuple(fn.exclude), (Target.from_runtime(fn.runtime, fn.architecture),),
+                       fn.allow_source_builds)
 
 
 # --- YAML -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, create_model, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, create_model, field_validator, model_validator
 
 from lambdaform import names
 from lambdaform.kinds import KINDS, Kind, by_access_key
@@ -127,6 +127,21 @@ def _newest_like(runtime: str) -> str:
     return same[-1] if same else ZIP_RUNTIMES[0]
 
 
+_LAYER_KEY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
+
+
+def _layer_ref(value: str) -> str:
+    if (_LAYER_KEY.match(value) and len(value) <= 32) or _LAYER_ARN.match(value):
+        return value
+    raise ValueError("give a key under layers: (lowercase letters, digits and hyphens) or a layer version ARN "
+                     "(arn:aws:lambda:<region>:<account>:layer:<name>:<version>)")
+
+
+LayerRef = Annotated[str, AfterValidator(_layer_ref)]
+"""A function's ``layers`` entry: a declared layer's key or a layer version ARN."""
+
+
 SECRET_NAME_SUFFIXES = ("_API_KEY", "_APIKEY", "_SECRET", "_SECRET_KEY", "_PASSWORD", "_PASSWD", "_TOKEN",
                         "_PRIVATE_KEY", "_ACCESS_KEY")
 _AWS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -207,7 +222,16 @@ class Function(Strict):
         default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
     )
     vpc: VpcConfig | None = None
-    layers: list[Arn] = Field(default_factory=list, max_length=5)
+    layers: list[LayerRef] = Field(
+        default_factory=list, max_length=5,
+        description="Layers, in order: a key under `layers:` (built by lambdaform; the function gets its version "
+        "ARN) or a layer version ARN.",
+    )
+    allow_source_builds: bool = Field(
+        default=False,
+        description="Python dependencies: also build sdists (source-only releases) that give pure-Python wheels; "
+        "off: binary wheels only. A compiled sdist is refused either way.",
+    )
     secrets: dict[EnvVarName, Name] = Field(
         default_factory=dict,
         description="Environment variable -> key under `secrets:`; the variable receives the parameter name or "

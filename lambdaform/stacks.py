@@ -35,6 +35,7 @@ from lambdaform.service import Service
 from lambdaform.triggers import TRIGGERS, uses
 from lambdaform.constructs._iam import named, policy, statement
 from lambdaform.constructs.sqs_queue import Queue, QueueProps
+from lambdaform.constructs.artifacts import ArtifactBucket, ArtifactBucketProps, ZipLocation
 from lambdaform.constructs.ci_identity import CiIdentity, CiIdentityProps
 from lambdaform.constructs.ecr import Ecr, EcrProps
 from lambdaform.constructs.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
@@ -52,6 +53,8 @@ class ZipPackage:
     """Path relative to the stack folder, e.g. ``assets/api.zip``."""
     source_code_hash: str
     """Base64-encoded SHA-256 of the zip bytes (what Lambda reports as CodeSha256)."""
+    via_s3: bool = False
+    """Above Lambda's 50 MB direct-upload limit: deployed through the environment's artifact bucket."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,9 @@ class ServiceStack(TerraformStack):
     """Resources, functions, URLs, CI identity and blueprint sections of one environment.
 
     Every kind of :data:`lambdaform.kinds.KINDS` composes itself into it (resources before the functions,
-    sections after) through ``functions``, ``packages``, :meth:`add_resource`, :meth:`grant`,
-    :meth:`output` and :meth:`account`; the stack itself never names a kind."""
+    sections after) through ``functions``, ``packages``, :meth:`zip_code`, :meth:`add_resource`, :meth:`grant`,
+    :meth:`output` and :meth:`account`. Zips above Lambda's 50 MB direct-upload limit deploy from the
+    environment's artifact bucket (created only then)."""
 
     def __init__(self, scope: Construct, service: Service, ctx: StackContext, packages: dict[str, ZipPackage]):
         name = names.service_stack(service.project, ctx.env)
@@ -147,6 +151,7 @@ class ServiceStack(TerraformStack):
             self.output("service_kms_key_arn", self.key.key_arn,
                         "Customer managed KMS key encrypting this environment's logs, tables, buckets and queues")
         self.resources: dict[str, dict[str, Any]] = {}
+        self._artifacts: ArtifactBucket | None = None
         present = [kind for kind in KINDS if kind.present(service)]
         for kind in present:
             if kind.phase == "resources":
@@ -158,9 +163,10 @@ class ServiceStack(TerraformStack):
                 code, repo_arn = self._image_code(key)
                 repositories.append(repo_arn)
             else:
-                package = packages[key]
-                code = ZipCode(filename=package.filename, source_code_hash=package.source_code_hash,
-                               runtime=spec.runtime, handler=spec.handler)
+                location = self.zip_code(key, key)
+                code = ZipCode(filename=location.filename, source_code_hash=location.source_code_hash,
+                               runtime=spec.runtime, handler=spec.handler, s3_bucket=location.s3_bucket,
+                               s3_key=location.s3_key)
             self.functions[key] = self._function(key, spec, code)
         for kind in present:
             if kind.phase == "sections":
@@ -187,6 +193,24 @@ class ServiceStack(TerraformStack):
         fn = self.functions[function_key]
         return named(IamRolePolicy(fn, f"grant-{name}", name=name, role=fn.role_name, policy=policy(statements)),
                      tf_name(function_key), "grant", name)
+
+    def zip_code(self, package: str, prefix: str) -> ZipLocation:
+        """Where the zip ``package`` deploys from: its asset file, or above 50 MB an object under ``prefix/``
+        in the environment's artifact bucket (created on first need)."""
+        pkg = self.packages[package]
+        if not pkg.via_s3:
+            return ZipLocation(filename=pkg.filename, source_code_hash=pkg.source_code_hash)
+        if self._artifacts is None:
+            self._artifacts = ArtifactBucket(self, "lambdaform_artifacts", ArtifactBucketProps(
+                name=names.physical(self.service.project, self.env, "artifacts"),
+                kms_key_arn=self.key.key_arn if self.key else None))
+            self.output("artifact_bucket_name", self._artifacts.bucket_name,
+                        "S3 bucket the zips above Lambda's 50 MB direct-upload limit are deployed from")
+        return self._artifacts.upload(tf_name(package), prefix, pkg.filename, pkg.source_code_hash)
+
+    def function_layers(self, spec: FunctionSpec) -> tuple[str, ...]:
+        """The function's layer version ARNs: declared layers by key, the others as written."""
+        return tuple(self.ref("layers", ref, "arn") if not ref.startswith("arn:") else ref for ref in spec.layers)
 
     def ref(self, kind: str, key: str, attribute: str) -> str:
         """The Terraform value behind ``${kind.key.attribute}``."""
@@ -275,7 +299,7 @@ class ServiceStack(TerraformStack):
             ),
             dead_letter_target_arn=dlq.queue_arn if dlq else None,
             vpc=VpcPlacement(tuple(spec.vpc.subnet_ids), tuple(spec.vpc.security_group_ids)) if spec.vpc else None,
-            layers=tuple(spec.layers),
+            layers=self.function_layers(spec),
             kms_key_arn=self.key.key_arn if self.key else None,
         ))
         self.output(output_name(key, "function_name"), fn.function_name, f"Lambda function name of '{key}'")

@@ -4,7 +4,8 @@ Output layout (``OUT`` defaults to ``cdktf.out``)::
 
     OUT/manifest.json                      cdktf's manifest (also read by ``npx cdktf``)
     OUT/stacks/<stack>/cdk.tf.json         Terraform JSON of each stack
-    OUT/stacks/<stack>/assets/<fn>.zip     canonical zip of each zip function
+    OUT/stacks/<stack>/assets/<fn>.zip     canonical zip of each zip function (with its Python dependencies)
+    OUT/stacks/<stack>/assets/<key>_layer.zip  canonical zip of each layer under ``layers:``
     OUT/docker/<fn>/Dockerfile.lambda      rendered Dockerfile (+ .dockerignore) of each image function
     OUT/docker/<fn>/lambdaform_kit/        the handler kit, the build's ``kit`` context (image uses the kit)
 
@@ -36,14 +37,15 @@ from typing import Any
 from lambdaform import resources
 from lambdaform.console import Output
 from lambdaform.errors import BuildError
+from lambdaform.dependencies import check_sizes, needs_s3_upload
 from lambdaform.kinds import PackageSpec
+from lambdaform.kinds.layer import function_layers
 from lambdaform.loader import LoadedService
 from lambdaform.packaging import (
     DEFAULT_EXCLUDES,
     KIT_PACKAGE,
     Package,
     PackagingError,
-    build_zip,
     collect,
     kit_entries,
 )
@@ -242,15 +244,21 @@ def _restore_handlers(previous: dict) -> None:
 
 
 def _package_zips(loaded: LoadedService, services: dict[str, Service], progress: Progress) -> dict[tuple[str, str], Package]:
-    """Build each distinct (source, excludes) zip once; environments that share it share the bytes."""
+    """Build each distinct :class:`PackageSpec` once (source, excludes, platforms, layer or not);
+    environments that share it share the bytes. Then Lambda's size limits, per function with its layers."""
     cache: dict[PackageSpec, Package] = {}
     packages: dict[tuple[str, str], Package] = {}
     for env in services:
         for name, spec in loaded.package_specs(env).items():
             if spec not in cache:
                 progress(f"packaging {name} from {os.path.relpath(spec.source, loaded.root)}")
-                cache[spec] = build_zip(spec.source, spec.exclude)
+                cache[spec] = spec.build()
             packages[(env, name)] = cache[spec]
+    for env, service in services.items():
+        for key, fn in service.functions.items():
+            if fn.package == "zip":
+                check_sizes(packages[(env, key)], [packages[(env, layer)] for layer in function_layers(service, key)],
+                            name=f"{loaded.path}: functions.{key}")
     return packages
 
 
@@ -326,7 +334,8 @@ def synthesize(
         for env, service in services.items():
             interrupts.check()
             refs = {
-                key: ZipPackage(filename=f"{ASSETS_DIR}/{key}.zip", source_code_hash=pkg.source_code_hash)
+                key: ZipPackage(filename=f"{ASSETS_DIR}/{key}.zip", source_code_hash=pkg.source_code_hash,
+                                via_s3=needs_s3_upload(pkg))
                 for (e, key), pkg in packages.items() if e == env
             }
             stacks = build_app(app, service, env, loaded.root, final_out, refs)

@@ -24,7 +24,7 @@ def synth(service, out, full):
         env["LAMBDAFORM_FULL_PROVIDER_IMPORT"] = "1"
     probe = ("import runpy, sys; sys.argv = ['main.py', 'synth', %r, '--out', %r, '-q']\n"
              "try:\n    runpy.run_path(%r, run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
-             "import modules\nprint('MODE', modules.IMPORT_MODE, len([m for m in sys.modules "
+             "import lambdaform.constructs as constructs\nprint('MODE', constructs.IMPORT_MODE, len([m for m in sys.modules "
              "if m.startswith('cdktf_cdktf_provider_aws.')]))") % (str(service), str(out), str(ROOT / "main.py"))
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -31,6 +31,10 @@ class ZipCode:
     runtime: str = "python3.12"
     handler: str | None = None
     """Required except for ``provided.*`` runtimes, where the package's ``bootstrap`` is the entry point."""
+    s3_bucket: str | None = None
+    """Set for a zip above Lambda's 50 MB direct-upload limit: deployed from this bucket and ``s3_key``
+    (:class:`modules.artifacts.ArtifactBucket`) instead of ``filename``."""
+    s3_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,10 @@ class Function(Construct):
         code = props.code
         kwargs: dict[str, Any] = {}
         if isinstance(code, ZipCode):
-            kwargs.update(package_type="Zip", filename=code.filename, source_code_hash=code.source_code_hash,
-                          runtime=code.runtime, handler=code.handler or "bootstrap")
+            location = {"s3_bucket": code.s3_bucket, "s3_key": code.s3_key} if code.s3_bucket else \
+                {"filename": code.filename}
+            kwargs.update(package_type="Zip", source_code_hash=code.source_code_hash, runtime=code.runtime,
+                          handler=code.handler or "bootstrap", **location)
         else:
             kwargs.update(package_type="Image", image_uri=code.image_uri,
                           image_config=LambdaFunctionImageConfig(command=list(code.command)) if code.command else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lambdaform.kinds import alarms, bucket, deploy_hooks, http_api, queue, table, topic, websocket
+from lambdaform.kinds import alarms, bucket, deploy_hooks, http_api, layer, queue, table, topic, websocket
 from lambdaform.kinds.base import CheckContext, Composer, Kind, PackageSpec
 
 KINDS: tuple[Kind, ...] = (
@@ -18,6 +18,7 @@ KINDS: tuple[Kind, ...] = (
     bucket.KIND,
     queue.KIND,
     topic.KIND,
+    layer.KIND,
     websocket.KIND,
     http_api.KIND,
     deploy_hooks.KIND,

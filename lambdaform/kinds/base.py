@@ -30,10 +30,29 @@ from lambdaform.errors import Problem
 
 @dataclass(frozen=True)
 class PackageSpec:
-    """A folder to package as a canonical zip."""
+    """A folder to package as a canonical zip, with everything that decides its bytes (equal specs give equal
+    zips, so a synth builds each distinct spec once and environments share it)."""
 
     source: Path
     exclude: tuple[str, ...] = ()
+    targets: tuple[Any, ...] = ()
+    """:class:`lambdaform.dependencies.Target` platforms its Python dependencies are installed for (a
+    function: its runtime and architecture; a layer: its runtimes x architectures). Empty: the folder as it
+    is, no dependencies installed (non-Python runtimes)."""
+    allow_source_builds: bool = False
+    """Dependencies may come from sdists that build pure-Python wheels."""
+    layer: bool = False
+    """A layer: dependencies go under ``python/`` and the handler kit is not added."""
+
+    def build(self) -> Any:
+        """The canonical zip (:class:`lambdaform.packaging.Package`)."""
+        from lambdaform import dependencies, packaging
+
+        if self.layer and self.targets:
+            return dependencies.build_layer_zip(self.source, self.targets, self.exclude, self.allow_source_builds)
+        if not self.targets:
+            return packaging.build_zip(self.source, self.exclude)
+        return dependencies.build_function_zip(self.source, self.exclude, self.targets[0], self.allow_source_builds)
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,11 @@ class Composer(Protocol):
     packages: dict[str, Any]
 
     def output(self, name: str, value: str, description: str, sensitive: bool = False) -> None: ...
+
+    def zip_code(self, package: str, prefix: str) -> Any:
+        """Where the zip ``package`` deploys from (:class:`modules.artifacts.ZipLocation`): its asset file,
+        or an artifact bucket object under ``prefix/`` above Lambda's 50 MB direct-upload limit."""
+        ...
 
     def grant(self, function_key: str, name: str, statements: list[dict]) -> Any: ...
 
