@@ -304,7 +304,10 @@ class Function(Strict):
     exclude: list[str] = Field(default_factory=list, description="Extra glob patterns left out of the zip.")
     access: list[Access] = Field(default_factory=list, description="Tables, buckets, queues and topics it may use.")
     dead_letter_queue: bool = Field(
-        default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
+        default=False,
+        description="Create an encrypted SQS queue for failed asynchronous invocations (the event payload only). "
+        "Prefer async.on_failure: its record carries the request, the response and the error of every failure, "
+        "and it may go to a queue, topic, function or event bus.",
     )
     vpc: VpcConfig | None = None
     layers: list[Arn] = Field(default_factory=list, max_length=5)
