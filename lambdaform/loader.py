@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lambdaform import functions_checks
 from lambdaform.errors import InputError, Problem, ServiceFileError
 from lambdaform.kinds import KINDS, CheckContext, PackageSpec, by_key, reference_pattern
 from lambdaform.names import physical
@@ -299,6 +300,7 @@ def _cross_checks(loaded: LoadedService) -> list[Problem]:
     for env, service in loaded.environments.items():
         problems += _reference_checks(service)
         ctx = loaded.check_context(env)
+        problems += functions_checks.checks(ctx)
         for kind in KINDS:
             if kind.present(service):
                 problems += kind.checks(ctx)

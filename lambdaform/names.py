@@ -62,5 +62,6 @@ def output(key: str, what: str) -> str:
 
 
 FUNCTION_OUTPUTS = ("function_name", "function_arn", "function_version", "log_group_name", "function_url",
-                    "ecr_repository_url", "ecr_repository_name", "dead_letter_queue_url")
+                    "ecr_repository_url", "ecr_repository_name", "dead_letter_queue_url", "alias_name", "alias_arn",
+                    "codedeploy_app_name", "codedeploy_deployment_group_name")
 """What the stacks output about every function (``<fn>_<what>``); the deploy result reads them back."""

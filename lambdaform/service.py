@@ -179,6 +179,106 @@ class SecretRef(Strict):
         return self
 
 
+SNAP_START_RUNTIMES = ("python3.12", "python3.13", "java21")
+"""Runtimes of :data:`ZIP_RUNTIMES` that Lambda SnapStart supports (Python 3.12+, Java 11+; not Node.js, Ruby or
+OS-only runtimes)."""
+
+DEPLOYMENT_STRATEGIES = (
+    "LambdaAllAtOnce",
+    "LambdaCanary10Percent5Minutes", "LambdaCanary10Percent10Minutes", "LambdaCanary10Percent15Minutes",
+    "LambdaCanary10Percent30Minutes",
+    "LambdaLinear10PercentEvery1Minute", "LambdaLinear10PercentEvery2Minutes", "LambdaLinear10PercentEvery3Minutes",
+    "LambdaLinear10PercentEvery10Minutes",
+)
+"""CodeDeploy's predefined Lambda deployment configurations (``CodeDeployDefault.<name>``)."""
+
+DESTINATION_KINDS = ("queue", "topic", "function", "event_bus")
+
+
+class Destination(Strict):
+    """Where Lambda sends the record of an asynchronous invocation: exactly one of ``queue``, ``topic`` or
+    ``function`` (a key of this file, or an ``arn:``) or ``event_bus`` (an ``arn:`` or ``default``, the
+    account's default bus). The execution role may send to exactly that destination."""
+
+    queue: str | None = Field(default=None, description="A key under queues:, or an SQS queue ARN.")
+    topic: str | None = Field(default=None, description="A key under topics:, or an SNS topic ARN.")
+    function: str | None = Field(default=None, description="A key under functions:, or a Lambda function ARN.")
+    event_bus: str | None = Field(default=None, description="An EventBridge event bus ARN, or default.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Destination:
+        given = [k for k in DESTINATION_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {_one_of(DESTINATION_KINDS)}"
+                             + (f", not {' and '.join(given)}" if given else ""))
+        kind, value = given[0], getattr(self, given[0])
+        if value.startswith("arn:"):
+            service = {"queue": ":sqs:", "topic": ":sns:", "function": ":lambda:", "event_bus": ":events:"}[kind]
+            if not re.match(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$", value) or service not in value:
+                raise ValueError(f"{kind}: '{value}' is not an ARN of {service.strip(':')}")
+        elif kind == "event_bus":
+            if value != "default":
+                raise ValueError("event_bus: give an event bus ARN or default (no event buses are declared in a "
+                                 "service file)")
+        elif not re.match(r"^[a-z][a-z0-9-]*[a-z0-9]$", value):
+            raise ValueError(f"{kind}: '{value}' is neither a key of this file nor an ARN")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in DESTINATION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def target(self) -> str:
+        """The key or ARN given."""
+        return getattr(self, self.kind)
+
+
+class AsyncInvocation(Strict):
+    """How Lambda handles asynchronous invocations (S3, SNS, EventBridge, ``InvocationType=Event``).
+    Unset fields keep Lambda's defaults: 2 retries, events kept 6 hours, no destinations."""
+
+    maximum_retry_attempts: int = Field(default=2, ge=0, le=2, description="Retries after a failure (0-2; 2).")
+    maximum_event_age_seconds: int = Field(
+        default=21600, ge=60, le=21600, description="Discard events older than this (60-21600 s; 6 hours).")
+    on_failure: Destination | None = Field(
+        default=None,
+        description="Receives the full invocation record (request, response, error) of every event that failed "
+        "or expired. Prefer it to dead_letter_queue: true, which gets only the event payload.")
+    on_success: Destination | None = Field(default=None, description="Receives the record of every success.")
+
+
+class DeploymentHooks(Strict):
+    """CodeDeploy lifecycle hooks: functions of this file that test the new version and report with
+    ``PutLifecycleEventHookExecutionStatus`` (they may report to this deployment group only)."""
+
+    before_allow_traffic: Name | None = Field(default=None, description="Runs before any traffic shifts.")
+    after_allow_traffic: Name | None = Field(default=None, description="Runs after all traffic has shifted.")
+
+
+class Deployment(Strict):
+    """Shift the alias to new versions gradually with CodeDeploy; a failed hook, a stopped deployment or an
+    alarm of the function (``alarms:``) rolls back."""
+
+    strategy: str = Field(
+        default="LambdaCanary10Percent5Minutes",
+        description="A CodeDeploy predefined Lambda configuration: " + ", ".join(DEPLOYMENT_STRATEGIES) + ".")
+    hooks: DeploymentHooks = Field(default_factory=DeploymentHooks)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        value = value.removeprefix("CodeDeployDefault.")
+        if value not in DEPLOYMENT_STRATEGIES:
+            raise ValueError(f"'{value}' is not a CodeDeploy Lambda deployment configuration (one of "
+                             f"{', '.join(DEPLOYMENT_STRATEGIES)})")
+        return value
+
+    @property
+    def config_name(self) -> str:
+        return f"CodeDeployDefault.{self.strategy}"
+
+
 class Function(Strict):
     """One Lambda function. Defaults: zip package, python3.12, x86_64, 512 MB, 30 s, 14 days of logs,
     X-Ray tracing active, no public URL."""
@@ -219,7 +319,10 @@ class Function(Strict):
     exclude: list[str] = Field(default_factory=list, description="Extra glob patterns left out of the zip.")
     access: list[Access] = Field(default_factory=list, description="Tables, buckets, queues and topics it may use.")
     dead_letter_queue: bool = Field(
-        default=False, description="Create an encrypted SQS queue for failed asynchronous invocations."
+        default=False,
+        description="Create an encrypted SQS queue for failed asynchronous invocations (the event payload only). "
+        "Prefer async.on_failure: its record carries the request, the response and the error of every failure, "
+        "and it may go to a queue, topic, function or event bus.",
     )
     vpc: VpcConfig | None = None
     layers: list[LayerRef] = Field(
@@ -242,6 +345,22 @@ class Function(Strict):
         description="What invokes the function, each a one-key mapping from the kind to its options "
         "(sqs, schedule, s3, sns, dynamodb_stream, kinesis, eventbridge, http).",
     )
+    alias: Name | None = Field(
+        default=None,
+        description="Publish a version on every code or configuration change and point this alias at it; "
+        "triggers, the Function URL and API integrations invoke the alias. Unset: $LATEST, no versions kept.")
+    provisioned_concurrency: int = Field(
+        default=0, ge=0, le=1000,
+        description="Execution environments kept initialized on the alias (needs alias; 0: none).")
+    snap_start: bool = Field(
+        default=False,
+        description="SnapStart on published versions (needs alias; " + ", ".join(SNAP_START_RUNTIMES)
+        + " zip functions; not with provisioned_concurrency or more than 512 MB of ephemeral storage).")
+    async_: AsyncInvocation | None = Field(
+        default=None, alias="async",
+        description="Retries, event age and destinations of asynchronous invocations (on the alias when set).")
+    deployment: Deployment | None = Field(
+        default=None, description="Gradual rollout of new versions with CodeDeploy (needs alias).")
 
     @field_validator("runtime", mode="before")
     @classmethod

@@ -41,6 +41,9 @@ from lambdaform.constructs.ecr import Ecr, EcrProps
 from lambdaform.constructs.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
 from lambdaform.constructs.function_url import CorsProps, FunctionUrl, FunctionUrlProps
 from lambdaform.constructs.kms_key import ServiceKey, ServiceKeyProps
+from lambdaform.constructs.event_invoke_config import AsyncDelivery, AsyncDeliveryProps, DestinationProps, destination_statements
+from lambdaform.constructs.function_alias import FunctionAlias, FunctionAliasProps
+from lambdaform.constructs.lambda_deployment import LambdaDeployment, LambdaDeploymentProps
 
 ASSETS_DIR = "assets"
 
@@ -157,6 +160,7 @@ class ServiceStack(TerraformStack):
             if kind.phase == "resources":
                 kind.compose(self)
         self.functions: dict[str, Function] = {}
+        self.aliases: dict[str, FunctionAlias] = {}
         repositories: list[str] = []
         for key, spec in service.functions.items():
             if spec.package == "image":
@@ -168,9 +172,15 @@ class ServiceStack(TerraformStack):
                                runtime=spec.runtime, handler=spec.handler, s3_bucket=location.s3_bucket,
                                s3_key=location.s3_key)
             self.functions[key] = self._function(key, spec, code)
+        for key, spec in service.functions.items():
+            if spec.async_ is not None:
+                self._async_delivery(key, spec)
         for kind in present:
             if kind.phase == "sections":
                 kind.compose(self)
+        for key, spec in service.functions.items():
+            if spec.deployment is not None:
+                self._deployment(key, spec)
         triggered = uses(service)
         for trigger in TRIGGERS:
             if triggered[trigger.key]:
@@ -301,15 +311,30 @@ class ServiceStack(TerraformStack):
             vpc=VpcPlacement(tuple(spec.vpc.subnet_ids), tuple(spec.vpc.security_group_ids)) if spec.vpc else None,
             layers=self.function_layers(spec),
             kms_key_arn=self.key.key_arn if self.key else None,
+            publish=spec.alias is not None,
+            snap_start=spec.snap_start,
         ))
+        if spec.alias is not None:
+            alias = FunctionAlias(self, f"{prefix}_alias", FunctionAliasProps(
+                function_name=fn.function_name, function_version=fn.version, name=spec.alias,
+                managed_by_rollout=spec.deployment is not None,
+                provisioned_concurrency=spec.provisioned_concurrency))
+            self.aliases[key] = alias
+            # Everything that invokes the function from here on (URL, triggers, API integrations) uses the alias.
+            fn.target_arn = alias.alias_arn
+            fn.qualifier = alias.alias_name
         self.output(output_name(key, "function_name"), fn.function_name, f"Lambda function name of '{key}'")
         self.output(output_name(key, "function_arn"), fn.function_arn, f"Lambda function ARN of '{key}'")
         self.output(output_name(key, "function_version"), fn.version, f"Latest published version of '{key}'")
         self.output(output_name(key, "log_group_name"), fn.log_group_name, f"CloudWatch log group of '{key}'")
+        if spec.alias is not None:
+            self.output(output_name(key, "alias_name"), fn.qualifier, f"Alias of '{key}' that triggers invoke")
+            self.output(output_name(key, "alias_arn"), fn.target_arn, f"ARN of the alias of '{key}'")
         if spec.url is not None:
             cors = spec.url.cors
             url = FunctionUrl(self, f"{prefix}_url", FunctionUrlProps(
                 function_name=fn.function_name,
+                qualifier=fn.qualifier,
                 auth=spec.url.auth,
                 invoke_mode=spec.url.invoke_mode,
                 cors=CorsProps(
@@ -320,6 +345,78 @@ class ServiceStack(TerraformStack):
             ))
             self.output(output_name(key, "function_url"), url.url, f"Function URL of '{key}' (auth: {spec.url.auth})")
         return fn
+
+    def _destination(self, kind: str, target: str) -> tuple[str, list[dict]]:
+        """(ARN, service-key statements) of an asynchronous destination: a key of this file or an ARN."""
+        if target.startswith("arn:"):
+            return target, []
+        if kind == "function":
+            return self.functions[target].target_arn, []
+        if kind == "event_bus":  # only "default" passes the model
+            caller, partition = self.account()
+            return (f"arn:{partition.partition}:events:{self.service.region}:{caller.account_id}:event-bus/default",
+                    [])
+        section = {"queue": "queues", "topic": "topics"}[kind]
+        arn = self.ref(section, target, "arn")
+        # this file's queues and topics are encrypted with the service key: sending needs the key too
+        key = ([statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn], sid="AsyncDestinationKey")]
+               if self.key else [])
+        return arn, key
+
+    def _async_delivery(self, key: str, spec: FunctionSpec) -> None:
+        """Retries, event age and destinations of asynchronous invocations, on the alias when there is one;
+        the role may deliver to exactly the destinations."""
+        settings = spec.async_
+        assert settings is not None
+        fn = self.functions[key]
+        destinations: dict[str, DestinationProps] = {}
+        kms: list[dict] = []
+        for name in ("on_failure", "on_success"):
+            given = getattr(settings, name)
+            if given is not None:
+                arn, key_statements = self._destination(given.kind, given.target)
+                destinations[name] = DestinationProps(kind=given.kind, arn=arn)
+                kms = kms or key_statements
+        props = AsyncDeliveryProps(
+            function_name=fn.function_name, qualifier=fn.qualifier,
+            maximum_retry_attempts=settings.maximum_retry_attempts,
+            maximum_event_age_seconds=settings.maximum_event_age_seconds,
+            on_failure=destinations.get("on_failure"), on_success=destinations.get("on_success"))
+        statements = destination_statements(props)
+        depends: tuple[Any, ...] = ()
+        if statements:
+            if kms:
+                statements.append(kms[0])
+            depends = (self.grant(key, "async-destinations", statements),)
+        AsyncDelivery(self, tf_name(key, "async"), AsyncDeliveryProps(**{**props.__dict__, "depends_on": depends}))
+
+    def _deployment(self, key: str, spec: FunctionSpec) -> None:
+        """CodeDeploy application and deployment group moving the alias; hooks may report to that group only."""
+        deployment = spec.deployment
+        assert deployment is not None
+        fn, alias = self.functions[key], self.aliases[key]
+        hooks = [h for h in (deployment.hooks.before_allow_traffic, deployment.hooks.after_allow_traffic) if h]
+        hook_arns = list(dict.fromkeys(
+            arn for h in hooks for arn in (self.functions[h].function_arn, self.functions[h].target_arn)))
+        alarms = self.resources.get("alarms", {}).get(key)
+        caller, partition = self.account()
+        release = LambdaDeployment(self, tf_name(key, "deployment"), LambdaDeploymentProps(
+            name=names.physical(self.service.project, self.env, key),
+            alias_arn=alias.alias_arn,
+            deployment_config_name=deployment.config_name,
+            account_id=caller.account_id, partition=partition.partition, region=self.service.region,
+            hook_function_arns=tuple(hook_arns),
+            alarm_names=tuple(alarms.alarm_names.values()) if alarms else (),
+            alarm_arns=tuple(alarms.alarm_arns.values()) if alarms else (),
+        ))
+        for hook in dict.fromkeys(hooks):
+            self.grant(hook, f"report-{key}-deployment", [statement(
+                ["codedeploy:PutLifecycleEventHookExecutionStatus"], [release.deployment_group_arn],
+                sid="ReportHookStatus")])
+        self.output(output_name(key, "codedeploy_app_name"), release.application_name,
+                    f"CodeDeploy application that rolls out new versions of '{key}'")
+        self.output(output_name(key, "codedeploy_deployment_group_name"), release.deployment_group_name,
+                    f"CodeDeploy deployment group moving the alias of '{key}' ({deployment.strategy})")
 
     def _ci(self, service: Service, repositories: list[str]) -> None:
         ci = service.ci

@@ -36,11 +36,15 @@ tests/test_emulator.py; these two prove the installed tool does the same on its 
 def dist(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     build_dir = tmp_path_factory.mktemp("build-src")
-    # build from a copy: a build writes build/ and *.egg-info into the source tree
+    # build from a copy of what a clone holds (a build writes build/ and *.egg-info into its source tree)
     source = build_dir / "lambdaform"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "node_modules", "cdktf.out", ".lambdaform", "__pycache__", ".pytest_cache",
-        ".hypothesis", "build", "*.egg-info", "hcl", ".bench-venv*"))
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for relative in filter(None, listed):
+        origin = ROOT / relative
+        if origin.is_file() and not origin.is_symlink():
+            (source / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, source / relative)
     proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -87,8 +91,9 @@ def installed(dist, tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    with zipfile.ZipFile(_wheel(dist)) as wheel:
-        wheel.extractall(site)
+    # pip installs the wheel as a user's pip would (file modes kept: a blueprint's bootstrap stays executable)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(site), str(_wheel(dist))], check=True, capture_output=True)
     # the dependencies: this project's site-packages, as a plain path (its .pth files stay unprocessed)
     (site / "zz_lambdaform_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     bin_dir = venv / "bin"
@@ -176,10 +181,16 @@ def test_npx_cdktf_synth_deploy_destroy_in_a_scaffolded_repository(installed, mo
 
     lam = boto3.client("lambda", endpoint_url=moto_endpoint, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
+    stack_dir = repo / "cdktf.out" / "stacks" / "hello-dev"
     for args in (["synth"], ["deploy", "hello-dev", "--auto-approve"], ["destroy", "hello-dev", "--auto-approve"]):
         proc = subprocess.run([npx, "--no-install", "cdktf", *args], cwd=repo, env=env, capture_output=True,
                               text=True, timeout=900)
         assert proc.returncode == 0, f"cdktf {args}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        if args[0] == "synth":
+            # Harness, not lambdaform: without a lock file cdktf runs `terraform providers lock`, which asks the
+            # Terraform registry - unreachable here. An init against the provider mirror writes the lock file
+            # (the reused synth keeps it), as a registry-connected machine's first deploy would.
+            tf.run(["init", "-input=false", "-no-color"], cwd=stack_dir, extra_env={"TF_DATA_DIR": str(stack_dir / ".terraform")})
         deployed = "hello-dev-hello" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
         if args[0] == "synth":
             assert (repo / "cdktf.out" / "stacks" / "hello-dev" / "zz_lambdaform_endpoint_override.tf.json").is_file()

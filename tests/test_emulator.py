@@ -3,7 +3,12 @@
 Known moto gaps are handled here, in the harness, never in the generated configuration:
 * GetFunction does not return ``dead_letter_config``: a test-only override file tells terraform to
   ignore that one attribute on functions that have a dead-letter queue.
-* CodeDeploy DeleteApplication is not implemented: the application is removed from state before destroy.
+* CodeDeploy DeleteApplication and DeleteDeploymentGroup are not implemented: applications and deployment
+  groups are removed from state before destroy.
+* CodeDeploy GetDeploymentGroup omits ``alarmConfiguration`` and returns an empty ``loadBalancerInfo``: the
+  override file tells terraform to ignore those two attributes on deployment groups.
+* Lambda PutProvisionedConcurrencyConfig is not implemented (moto answers 404): the override file sets
+  ``count = 0`` on ``aws_lambda_provisioned_concurrency_config``, so the rest of the alias setup still applies.
 * Image functions need an image in ECR: the harness puts a minimal image manifest into moto's ECR between
   the registry stack and the service stack (what `docker push` does for real).
 """
@@ -54,14 +59,25 @@ def harness_overrides(deployment: Deployment) -> None:
         functions = doc.get("resource", {}).get("aws_lambda_function", {})
         ignore = {name: {"lifecycle": {"ignore_changes": ["dead_letter_config"]}}
                   for name, fn in functions.items() if "dead_letter_config" in fn}
-        if ignore:
+        overrides: dict = {"aws_lambda_function": ignore} if ignore else {}
+        provisioned = doc.get("resource", {}).get("aws_lambda_provisioned_concurrency_config", {})
+        if provisioned:
+            overrides["aws_lambda_provisioned_concurrency_config"] = {name: {"count": 0} for name in provisioned}
+        groups = doc.get("resource", {}).get("aws_codedeploy_deployment_group", {})
+        if groups:
+            overrides["aws_codedeploy_deployment_group"] = {
+                name: {"lifecycle": {"ignore_changes": ["alarm_configuration", "load_balancer_info"]}} for name in groups}
+        if overrides:
             (deployment.stack_dir(stack) / HARNESS_OVERRIDE).write_text(
-                json.dumps({"resource": {"aws_lambda_function": ignore}}, indent=2))
+                json.dumps({"resource": overrides}, indent=2))
 
 
 def codedeploy_addresses(deployment: Deployment, stack: str) -> list[str]:
     doc = json.loads((deployment.stack_dir(stack) / "cdk.tf.json").read_text())
-    return [f"aws_codedeploy_app.{name}" for name in doc.get("resource", {}).get("aws_codedeploy_app", {})]
+    found = doc.get("resource", {})
+    # groups first: terraform would otherwise plan to destroy a group whose application left state
+    return [f"{rtype}.{name}" for rtype in ("aws_codedeploy_deployment_group", "aws_codedeploy_app")
+            for name in found.get(rtype, {})]
 
 
 def standalone(example: Path, folder: Path) -> Path:

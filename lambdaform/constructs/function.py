@@ -12,6 +12,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionEnvironment,
     LambdaFunctionEphemeralStorage,
     LambdaFunctionImageConfig,
+    LambdaFunctionSnapStart,
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
@@ -80,6 +81,11 @@ class FunctionProps:
     layers: tuple[str, ...] = ()
     kms_key_arn: str | None = None
     """Customer managed key for the log group and the environment variables; AWS managed keys when unset."""
+    publish: bool = False
+    """Publish a new version on every code or configuration change (``version`` is the newest); unset: only
+    ``$LATEST`` exists."""
+    snap_start: bool = False
+    """SnapStart on published versions (needs ``publish``; the caller checks the runtime supports it)."""
 
 
 class Function(Construct):
@@ -91,6 +97,8 @@ class Function(Construct):
 
     def __init__(self, scope: Construct, id: str, props: FunctionProps):
         super().__init__(scope, id)
+        if props.snap_start and not props.publish:
+            raise ValueError("snap_start applies to published versions: set publish")
         self.log_group = LogGroup(
             self, f"{id}_log_group",
             LogGroupProps(name=LogGroup.for_function(props.name), retention_days=props.log_retention_days,
@@ -151,6 +159,8 @@ class Function(Construct):
                 if props.vpc else None,
                 layers=list(props.layers) or None,
                 kms_key_arn=props.kms_key_arn if props.environment else None,
+                publish=props.publish or None,
+                snap_start=LambdaFunctionSnapStart(apply_on="PublishedVersions") if props.snap_start else None,
                 depends_on=[self.log_group.resource, self.role.role],
                 **kwargs,
             ),

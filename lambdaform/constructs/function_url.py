@@ -23,6 +23,8 @@ class CorsProps:
 @dataclass(frozen=True)
 class FunctionUrlProps:
     function_name: str
+    qualifier: str | None = None
+    """The alias the URL invokes; ``None`` (default): the unqualified function (``$LATEST``)."""
     auth: str = "AWS_IAM"
     """``AWS_IAM`` (default): only SigV4-signed callers with ``lambda:InvokeFunctionUrl``. ``NONE``: public;
     the AWS provider itself adds the ``FunctionURLAllowPublicAccess`` resource policy statement (a second,
@@ -45,6 +47,7 @@ class FunctionUrl(Construct):
                 self,
                 "url",
                 function_name=props.function_name,
+                qualifier=props.qualifier,
                 authorization_type=props.auth,
                 invoke_mode=props.invoke_mode,
                 cors=LambdaFunctionUrlCors(

@@ -167,6 +167,7 @@ def compose(stack: Composer) -> None:
             topic_arn=spec.notify.topic_arn,
             email=spec.notify.email,
         ))
+        stack.add_resource(KEY, key, alarms)  # a gradual rollout of the function rolls back on these alarms
         stack.output(f"{tf_name(key)}_alarm_topic_arn", alarms.topic_arn,
                      f"SNS topic notified by the alarms of '{key}'")
         if spec.dashboard:

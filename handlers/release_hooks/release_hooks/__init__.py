@@ -1,0 +1,1 @@
+"""CodeDeploy lifecycle hooks for a Lambda alias rollout (examples/release-train.yaml)."""
