@@ -292,6 +292,33 @@ def deploy(
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:
             output.deploy_result(result)
+        for row in result.failed_rollouts:
+            output.error(f"{row['function']}: deployment {row['deployment_id']} {row['status']} "
+                         f"({row['reason'] or 'no reason given'}); the alias stays on version {row['from_version']}")
+    if result.failed_rollouts:
+        raise typer.Exit(EXIT_TOOL)
+
+
+@app.command()
+def rollback(
+    function: Annotated[str, typer.Argument(help="Function key (one with an alias).")],
+    service_file: ServiceFile = Path("service.yaml"),
+    env: Env = "dev",
+    out: Out = Path("cdktf.out"),
+    endpoint: Endpoint = None,
+    yes: Yes = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Move FUNCTION's alias back to its previous published version (the rollback of a release)."""
+    from lambdaform import commands
+
+    output = Output(quiet=quiet)
+    with handled(output, debug):
+        before, after = commands.rollback(service_file, _options(env, out, endpoint, verbose, None), function,
+                                          output, _confirmer(yes))
+        typer.echo(f"rolled back {function} in {env}: alias moved from version {before} to {after}")
 
 
 @app.command()

@@ -256,6 +256,14 @@ def deploy(service_file: Path, options: RunOptions, output: Output, confirm: Con
     return deployment.apply()
 
 
+def rollback(service_file: Path, options: RunOptions, function: str, output: Output, confirm: Confirm) -> tuple[str, str]:
+    """Move a function's alias back to its previous published version: (from version, to version)."""
+    deployment = prepare(service_file, options, output)
+    confirm(f"roll back '{function}' in", options.env)
+    deployment.synthesize()
+    return deployment.rollback(function)
+
+
 def destroy(service_file: Path, options: RunOptions, output: Output, confirm: Confirm) -> list[str]:
     """Destroy every stack in reverse order; the destroyed stacks, in that order."""
     deployment = prepare(service_file, options, output)

@@ -79,6 +79,10 @@ class Output:
                       f"ecr_repository={row.ecr_repository or '-'}", flush=True)
             for name, value in result.outputs.items():
                 print(f"output {name}: {value if isinstance(value, str) else json.dumps(value)}", flush=True)
+            for row in getattr(result, "rollouts", []):
+                print(f"rollout {row['function']}: {row['from_version']} -> {row['to_version']} {row['status']} "
+                      f"deployment={row['deployment_id']}" + (f" reason={row['reason']}" if row["reason"] else ""),
+                      flush=True)
             return
         from rich.table import Table
 
@@ -96,3 +100,11 @@ class Output:
         for name, value in result.outputs.items():
             outputs.add_row(name, value if isinstance(value, str) else json.dumps(value))
         self.out.print(outputs)
+        if getattr(result, "rollouts", []):
+            rollouts = Table(title="rollouts", title_justify="left")
+            for column in ("function", "from", "to", "status", "deployment", "reason"):
+                rollouts.add_column(column, overflow="fold")
+            for row in result.rollouts:
+                rollouts.add_row(row["function"], row["from_version"], row["to_version"], row["status"],
+                                 row["deployment_id"], row["reason"] or "-")
+            self.out.print(rollouts)

@@ -62,6 +62,12 @@ class DeployResult:
     functions: list[FunctionRow]
     outputs: dict[str, Any]
     """Stack outputs; sensitive values are replaced by ``"(sensitive)"``."""
+    rollouts: list[dict[str, Any]] = field(default_factory=list)
+    """CodeDeploy alias shifts this deploy ran (function, from/to version, deployment id, status, reason)."""
+
+    @property
+    def failed_rollouts(self) -> list[dict[str, Any]]:
+        return [row for row in self.rollouts if row["status"] != "succeeded"]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +75,7 @@ class DeployResult:
             "stacks": self.stacks,
             "functions": [row.__dict__ for row in self.functions],
             "outputs": self.outputs,
+            "rollouts": self.rollouts,
         }
 
 
@@ -256,19 +263,89 @@ class Deployment:
                 if proc.returncode == 1:
                     raise ToolError(f"terraform plan failed for stack {stack}:\n{_tail(proc.stdout + proc.stderr)}")
                 changed |= proc.returncode == 2
-                texts.append(f"# stack {stack}\n{proc.stdout}")
+                texts.append(f"# stack {stack}\n{proc.stdout}{self._rollout_notes(stack, proc.stdout)}")
         return (2 if changed and detailed_exitcode else 0), "\n".join(texts)
+
+    def _rolled_out(self) -> dict[str, dict[str, str]]:
+        """Function key -> its CodeDeploy hooks, for every function released with ``deployment:``."""
+        return {key: fn.deployment.hooks.model_dump(exclude_none=True)
+                for key, fn in self.service.functions.items() if fn.deployment is not None}
+
+    def _rollout_notes(self, stack: str, plan_text: str) -> str:
+        """``# api: new version 8, will shift with LambdaCanary10Percent5Minutes`` for each function of
+        ``stack`` whose code the plan changes (terraform publishes the version; deploy shifts the alias)."""
+        notes = []
+        released = self._rolled_out()
+        if not released or names.is_registry_stack(stack):
+            return ""
+        current = self.outputs(stack)
+        for key in released:
+            marker = f"aws_lambda_function.{names.tf_name(key)}_function will be updated"
+            block = plan_text.split(marker, 1)[1].split("\n\n", 1)[0] if marker in plan_text else ""
+            if "source_code_hash" not in block and "image_uri" not in block:
+                continue
+            version = current.get(names.output(key, "function_version"), {}).get("value")
+            after = f"new version {int(version) + 1}" if str(version).isdigit() else "a new version"
+            notes.append(f"# {key}: {after}, will shift with {self.service.functions[key].deployment.strategy}")
+        return "".join(f"\n{line}" for line in notes) + ("\n" if notes else "")
+
+    def _aws(self, service: str) -> Any:
+        """A boto3 client for the environment's region (and the emulator, with ``--endpoint``)."""
+        import boto3
+
+        extra = {"endpoint_url": self.endpoint, **{k.lower(): v for k, v in self.extra_env.items()}} \
+            if self.endpoint else {}
+        return boto3.client(service, region_name=self.service.region, **extra)
 
     def apply_stack(self, stack: str) -> None:
         self.init(stack)
         self._run(stack, ["apply", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
 
     def apply(self) -> DeployResult:
+        """Apply every stack in order; then shift the alias of each function released with ``deployment:``
+        whose published version changed, through CodeDeploy (the first deploy points the alias directly)."""
+        released = self._rolled_out()
+        previous: dict[str, Any] = {}
         with self.output.progress(f"deploy {self.options.env}") as step:
             for stack in self.stacks:
                 step(f"{stack}: apply")
+                if released:
+                    self.init(stack)
+                    previous.update(self.outputs(stack))
                 self.apply_stack(stack)
-        return self.result()
+        result = self.result()
+        if released:
+            result.rollouts = self._roll_out(previous, released)
+        return result
+
+    def _roll_out(self, previous: dict[str, Any], released: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+        from lambdaform import rollout
+
+        current: dict[str, Any] = {}
+        for stack in self.stacks:
+            current.update(self.outputs(stack))
+        planned = rollout.plan_rollouts(previous, current, released, lambda_client=self._aws("lambda"))
+        if not planned:
+            return []
+        with self.output.progress(f"roll out {self.options.env}") as step:
+            results = rollout.run(planned, codedeploy=self._aws("codedeploy"), progress=step)
+        return [row.as_dict() for row in results]
+
+    def rollback(self, function: str) -> tuple[str, str]:
+        """Move ``function``'s alias back to the previous published version: (from, to)."""
+        from lambdaform import rollout
+
+        fn = self.service.functions.get(function)
+        if fn is None or fn.alias is None:
+            raise InputError(f"{self.loaded.path}: '{function}' is not a function with an alias "
+                             f"(functions with one: {', '.join(k for k, f in self.service.functions.items() if f.alias) or 'none'})")
+        stack = self.stacks[-1]
+        self.init(stack)
+        deployed = self.outputs(stack)
+        name = deployed.get(names.output(function, "function_name"), {}).get("value")
+        if not name:
+            raise InputError(f"environment '{self.options.env}' has no deployed '{function}'; run deploy first")
+        return rollout.rollback(str(name), fn.alias, lambda_client=self._aws("lambda"))
 
     def destroy_stack(self, stack: str) -> None:
         self.init(stack)

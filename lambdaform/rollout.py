@@ -161,7 +161,7 @@ def plan_rollouts(
             current_version=current,
             target_version=str(target),
             application=str(_value(new_outputs, names.output(key, "codedeploy_app_name"))),
-            group=str(_value(new_outputs, names.output(key, "codedeploy_group_name"))),
+            group=str(_value(new_outputs, names.output(key, "codedeploy_deployment_group_name"))),
             hooks=_hooks(declared_hooks, new_outputs),
         ))
     return rollouts

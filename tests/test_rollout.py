@@ -272,7 +272,7 @@ def _outputs(version: str) -> dict[str, object]:
             "api_function_version": {"value": version, "type": "string", "sensitive": False},
             "api_alias_name": {"value": ALIAS, "type": "string", "sensitive": False},
             "api_codedeploy_app_name": {"value": "shop-prod-api", "type": "string", "sensitive": False},
-            "api_codedeploy_group_name": {"value": "shop-prod-api", "type": "string", "sensitive": False},
+            "api_codedeploy_deployment_group_name": {"value": "shop-prod-api", "type": "string", "sensitive": False},
             "smoke_function_name": {"value": "shop-prod-CodeDeployHook_smoke", "type": "string",
                                     "sensitive": False}}
 
