@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # --- names AWS accepts -----------------------------------------------------------------------------
 
@@ -35,6 +35,16 @@ Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)
 """The values CloudWatch Logs accepts for a log group's retention."""
+
+
+def _retention_days(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+RetentionDays = Annotated[int, AfterValidator(_retention_days)]
+"""Days a CloudWatch log group keeps its events: one of :data:`LOG_RETENTION_DAYS`."""
 
 ZIP_RUNTIMES = (
     "python3.10", "python3.11", "python3.12", "python3.13",

@@ -24,6 +24,7 @@ from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tes
     PROVIDER_6_RUNTIMES,
     PROVIDER_VERSION,
     RESERVED_ENV_VARS,
+    RetentionDays,
     ZIP_RUNTIMES,
     Arn,
     EnvVarName,
@@ -308,7 +309,7 @@ class Function(Strict):
     reserved_concurrency: int | None = Field(
         default=None, ge=0, le=1000, description="Unset: the function shares the account's unreserved pool."
     )
-    log_retention_days: int = Field(default=14, description="CloudWatch Logs retention; 14 days by default.")
+    log_retention_days: RetentionDays = Field(default=14, description="CloudWatch Logs retention; 14 days by default.")
     tracing: Literal["Active", "PassThrough"] = Field(default="Active", description="X-Ray tracing mode.")
     url: FunctionUrl | None = Field(default=None, description="Give the function a Function URL.")
     permissions: list[Statement] = Field(default_factory=list)
@@ -369,13 +370,6 @@ class Function(Strict):
             raise ValueError(
                 f"{value} needs the AWS provider 6.x, which this build's binding (hashicorp/aws "
                 f"{PROVIDER_VERSION}) cannot plan; use {_newest_like(str(value))} or an image function")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
     @field_validator("environment")

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from lambdaform.errors import Problem
-from lambdaform.fields import LOG_RETENTION_DAYS, Name, RelPath, Strict
+from lambdaform.fields import Name, RelPath, RetentionDays, Strict
 from lambdaform.kinds.base import CheckContext, Composer, Kind, PackageSpec
 from lambdaform.literals import escape_literal
 from lambdaform.names import physical
@@ -52,7 +52,7 @@ class DeployHooksSection(Strict):
                                                             "name unless set.")
     ecs_cluster_name: EcsName = Field(description="ECS cluster of the blue/green deployment (ECS_CLUSTER).")
     ecs_service_name: EcsName = Field(description="ECS service being deployed (ECS_SERVICE).")
-    log_retention: int = Field(default=30, description="Days CloudWatch Logs keeps each hook's logs (30).")
+    log_retention: RetentionDays = Field(default=30, description="Days CloudWatch Logs keeps each hook's logs (30).")
     tags: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)],
                Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=dict, description="Extra tags on the hook functions, log groups, roles and application.")
@@ -82,13 +82,6 @@ class DeployHooksSection(Strict):
                                                            "an existing one named codedeploy_app_name.")
     codedeploy_app_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+-]{1,100}$")] | None = Field(
         default=None, description="CodeDeploy application the hooks may report to; <app_name>-<env> unless set.")
-
-    @field_validator("log_retention")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
 
     @field_validator("tags")
     @classmethod

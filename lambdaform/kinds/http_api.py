@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from lambdaform.errors import Problem
-from lambdaform.fields import LOG_RETENTION_DAYS, Strict
+from lambdaform.fields import RetentionDays, Strict
 from lambdaform.kinds.base import CheckContext, Kind
 
 KEY = "http"
@@ -82,14 +82,7 @@ class HttpApiSection(Strict):
         default=200, ge=0, le=5000, description="Requests allowed in a burst, across all clients; 200.")
     throttling_rate_limit: float = Field(
         default=100.0, ge=0, le=10000, description="Steady requests per second, across all clients; 100.")
-    access_log_retention_days: int = Field(default=14, description="Retention of the access log; 14 days.")
-
-    @field_validator("access_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
+    access_log_retention_days: RetentionDays = Field(default=14, description="Retention of the access log; 14 days.")
 
 
 DEFAULTS = HttpApiSection()

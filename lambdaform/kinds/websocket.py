@@ -39,7 +39,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from lambdaform.errors import Problem
-from lambdaform.fields import LOG_RETENTION_DAYS, Name, Region, Strict
+from lambdaform.fields import Name, Region, RetentionDays, Strict
 from lambdaform.kinds.base import CheckContext, Composer, Kind
 from lambdaform.literals import escape_literal
 from lambdaform.names import physical
@@ -83,7 +83,7 @@ class WebSocketSection(Strict):
         description="Who may connect ($connect): AWS_IAM (SigV4-signed callers) by default; NONE lets anyone "
         "connect and must be explicit.",
     )
-    access_log_retention_days: int = Field(default=14, description="Retention of the stage's logs; 14 days.")
+    access_log_retention_days: RetentionDays = Field(default=14, description="Retention of the stage's logs; 14 days.")
     execution_logging_level: Literal["OFF", "ERROR", "INFO"] = Field(
         default="ERROR", description="Execution logging of every route (message bodies are never logged)."
     )
@@ -123,13 +123,6 @@ class WebSocketSection(Strict):
         missing = [key for key in REQUIRED_ROUTES if key not in value]
         if missing:
             raise ValueError(f"must include {' and '.join(missing)} (declared: {', '.join(value) or 'none'})")
-        return value
-
-    @field_validator("access_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
     @field_validator("callback_functions")
