@@ -8,7 +8,7 @@ import pytest
 from lambdaform.errors import ServiceFileError
 from lambdaform.fields import PROVIDER_6_RUNTIMES, ZIP_RUNTIMES
 from lambdaform.loader import load_service
-from support import stack_json, synth_file, write_service
+from support import stack_json, synth_file, terraform_validate, write_service
 
 
 def _service(runtimes) -> str:
@@ -42,8 +42,4 @@ def test_terraform_validate_accepts_every_runtime_the_file_accepts(tf, tmp_path)
     synth_file(path, out)
     document = stack_json(out, "rt-dev")
     assert sorted(fn["runtime"] for fn in document["resource"]["aws_lambda_function"].values()) == sorted(ZIP_RUNTIMES)
-    stack_dir = out / "stacks" / "rt-dev"
-    env = {"TF_DATA_DIR": str(tmp_path / "tf-data")}
-    tf.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, extra_env=env)
-    proc = tf.run(["validate", "-no-color"], cwd=stack_dir, check=False, extra_env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    terraform_validate(tf, out / "stacks" / "rt-dev", tmp_path / "tf-data")

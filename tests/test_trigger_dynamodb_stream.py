@@ -7,12 +7,11 @@ then ``terraform validate`` (``slow``).
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from lambdaform.loader import ServiceFileError, load_service
-from support import only, policy_of, resources, stack_json, synth_file, write_service
+from support import only, policy_of, resources, stack_json, synth_file, terraform_validate, write_service
 
 FUNCTION = """\
     runtime: provided.al2023
@@ -170,9 +169,4 @@ tables: {{orders: {{hash_key: {{name: id}}}}}}
 @pytest.mark.slow
 def test_terraform_validate(synthesized, tf, tmp_path):
     for stack in ("shop-dev", "shop-lean"):
-        folder = tmp_path / stack
-        shutil.copytree(synthesized["out"] / "stacks" / stack, folder)
-        env = {"TF_DATA_DIR": str(tmp_path / f"{stack}-data")}
-        tf.run(["init", "-backend=false", "-input=false", "-no-color"], folder, extra_env=env)
-        proc = tf.run(["validate", "-no-color"], folder, extra_env=env)
-        assert "Success! The configuration is valid." in proc.stdout
+        terraform_validate(tf, synthesized["out"] / "stacks" / stack, tmp_path / f"{stack}-data")

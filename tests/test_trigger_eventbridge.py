@@ -8,12 +8,11 @@ ARN and account, the DLQ's queue policy and the key policy admitting exactly the
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from lambdaform.loader import ServiceFileError, load_service
-from support import policy_of, resources, stack_json, synth_file, write_service
+from support import policy_of, resources, stack_json, synth_file, terraform_validate, write_service
 
 SERVICE = """\
 project: events
@@ -159,9 +158,4 @@ def test_eventbridge_rules_name_their_field(tmp_path, trigger, path, reason):
 @pytest.mark.slow
 def test_terraform_validate(synthesized, tf, tmp_path):
     for stack in ("events-dev", "events-prod"):
-        folder = tmp_path / stack
-        shutil.copytree(synthesized["out"] / "stacks" / stack, folder)
-        env = {"TF_DATA_DIR": str(tmp_path / f"{stack}-data")}
-        tf.run(["init", "-backend=false", "-input=false", "-no-color"], folder, extra_env=env)
-        proc = tf.run(["validate", "-no-color"], folder, extra_env=env)
-        assert "Success! The configuration is valid." in proc.stdout
+        terraform_validate(tf, synthesized["out"] / "stacks" / stack, tmp_path / f"{stack}-data")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 
 import pytest
 from rich.console import Console
 
 from lambdaform.loader import ServiceFileError, load_service
 from lambdaform.triggers.http import parse_route
-from support import only, resources, stack_json, synth_file, write_service
+from support import only, resources, stack_json, synth_file, terraform_validate, write_service
 
 SERVICE = """\
 project: shop
@@ -332,12 +331,7 @@ def test_deploy_result_off_a_terminal_is_one_line_per_output(capsys):
 @pytest.mark.slow
 def test_terraform_validate(synthesized, tf, tmp_path):
     for stack in ("shop-dev", "shop-prod"):
-        folder = tmp_path / stack
-        shutil.copytree(synthesized["out"] / "stacks" / stack, folder)
-        env = {"TF_DATA_DIR": str(tmp_path / f"{stack}-data")}
-        tf.run(["init", "-backend=false", "-input=false", "-no-color"], folder, extra_env=env)
-        proc = tf.run(["validate", "-no-color"], folder, extra_env=env)
-        assert "Success! The configuration is valid." in proc.stdout
+        terraform_validate(tf, synthesized["out"] / "stacks" / stack, tmp_path / f"{stack}-data")
 
 
 @pytest.mark.slow

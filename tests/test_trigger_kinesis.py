@@ -6,13 +6,12 @@ Synthesized JSON first, then the rules through the loader, then ``terraform vali
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from lambdaform.loader import ServiceFileError, load_service
 from lambdaform.triggers import by_key, uses
-from support import policy_of, resources, stack_json, synth_file, write_service
+from support import policy_of, resources, stack_json, synth_file, terraform_validate, write_service
 
 FUNCTION = """\
     runtime: provided.al2023
@@ -130,9 +129,4 @@ functions:
 
 @pytest.mark.slow
 def test_terraform_validate(synthesized, tf, tmp_path):
-    folder = tmp_path / "clicks-dev"
-    shutil.copytree(synthesized["out"] / "stacks" / "clicks-dev", folder)
-    env = {"TF_DATA_DIR": str(tmp_path / "data")}
-    tf.run(["init", "-backend=false", "-input=false", "-no-color"], folder, extra_env=env)
-    proc = tf.run(["validate", "-no-color"], folder, extra_env=env)
-    assert "Success! The configuration is valid." in proc.stdout
+    terraform_validate(tf, synthesized["out"] / "stacks" / "clicks-dev", tmp_path / "tf-data")

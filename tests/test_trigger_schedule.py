@@ -7,13 +7,12 @@ rules, and ``terraform validate`` (``slow``).
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from lambdaform.loader import ServiceFileError, load_service
 from lambdaform.triggers.schedule import expression_problem
-from support import only, policy_of, resources, stack_json, synth_file, write_service
+from support import only, policy_of, resources, stack_json, synth_file, terraform_validate, write_service
 
 SERVICE = """\
 project: clock
@@ -184,9 +183,4 @@ def test_long_names_are_refused_before_aws_does(tmp_path):
 @pytest.mark.slow
 def test_terraform_validate(synthesized, tf, tmp_path):
     for stack in ("clock-dev", "clock-prod"):
-        folder = tmp_path / stack
-        shutil.copytree(synthesized["out"] / "stacks" / stack, folder)
-        env = {"TF_DATA_DIR": str(tmp_path / f"{stack}-data")}
-        tf.run(["init", "-backend=false", "-input=false", "-no-color"], folder, extra_env=env)
-        proc = tf.run(["validate", "-no-color"], folder, extra_env=env)
-        assert "Success! The configuration is valid." in proc.stdout
+        terraform_validate(tf, synthesized["out"] / "stacks" / stack, tmp_path / f"{stack}-data")
