@@ -184,11 +184,13 @@ def init(
     blueprint: Annotated[str, typer.Option("--blueprint", "-b", help="Blueprint to start from (see --list).")] = "hello",
     list_: Annotated[bool, typer.Option("--list", help="List the blueprints, one line each, and exit.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder.")] = False,
+    state_bucket: Annotated[str | None, typer.Option(
+        "--state-bucket", help="S3 bucket (existing, yours) for Terraform state; also writes the GitHub workflows.")] = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Start a new repository from a blueprint: service.yaml, handler code, README, .gitignore, cdktf.json,
-    package.json, the pinned lambdaform requirement and the GitHub workflows."""
+    package.json, the pinned lambdaform requirement, dependabot, and with --state-bucket the GitHub workflows."""
     from lambdaform import commands
     from lambdaform.errors import InputError
 
@@ -200,9 +202,13 @@ def init(
             return
         if directory is None:
             raise InputError("give the new repository's folder: lambdaform init DIR [--blueprint NAME]")
-        written = commands.scaffold(directory, blueprint, force=force)
+        written = commands.scaffold(directory, blueprint, force=force, state_bucket=state_bucket)
         typer.echo(f"created {directory} from blueprint {blueprint} ({len(written)} files)")
         typer.echo(f"next: cd {directory} && lambdaform synth && lambdaform plan --env dev")
+        if state_bucket is None:
+            typer.echo("no GitHub workflows yet: CI needs remote state. Add a state: section (backend: s3, "
+                       "bucket: ...) to service.yaml and run `lambdaform workflows`, or init again with "
+                       "--state-bucket NAME")
 
 
 Env = Annotated[str, typer.Option("--env", "-e", help="Environment to act on.")]

@@ -28,6 +28,7 @@ from lambdaform.deploy import DeployResult, Deployment, RunOptions
 from lambdaform.errors import InputError, ToolError
 from lambdaform.kinds import reference_pattern
 from lambdaform.loader import LoadedService, load_service
+from lambdaform.service import STATE_BUCKET_PATTERN
 from lambdaform.synth import SynthResult
 
 if TYPE_CHECKING:
@@ -165,20 +166,38 @@ def _referenced_paths(loaded: LoadedService) -> list[str]:
     return list(found)
 
 
-def scaffold(directory: Path, blueprint: str = DEFAULT_BLUEPRINT, *, force: bool = False) -> list[Path]:
+def _with_state(text: str, project: str, bucket: str) -> str:
+    """The blueprint's text with an S3 ``state:`` section before its ``environments:`` (or at the end)."""
+    from lambdaform.workflows import state_lines
+
+    block = "# Terraform state in S3, so CI jobs (which start from an empty workspace) share it.\n" + \
+        state_lines(project, bucket)
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("environments:")), len(lines))
+    if at == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join(lines[:at] + [block] + lines[at:])
+
+
+def scaffold(directory: Path, blueprint: str = DEFAULT_BLUEPRINT, *, force: bool = False,
+             state_bucket: str | None = None) -> list[Path]:
     """A new repository in ``directory`` from a blueprint: the service file and its handler folders (paths
     rewritten so the folder stands alone: ``../handlers/x`` becomes ``handlers/x``), a README with the
     commands a team runs, ``.gitignore``, ``cdktf.json`` + ``package.json`` (``npx cdktf``), the pinned
-    lambdaform requirement, dependabot and the GitHub workflows. Written to a staging folder first and
-    validated there, so a failure leaves nothing behind."""
+    lambdaform requirement and dependabot. With ``state_bucket`` the service keeps its state in that S3
+    bucket and the GitHub workflows are written too (CI needs remote state). Written to a staging folder
+    first and validated there, so a failure leaves nothing behind."""
     from lambdaform import __version__
     from lambdaform.render import render
-    from lambdaform.workflows import context_from_service
+    from lambdaform.workflows import context_from_service, user_test_command
     from lambdaform.workflows import write_workflows as write
 
     available = blueprints()
     if blueprint not in available:
         raise InputError(f"unknown blueprint '{blueprint}' (available: {', '.join(available)})")
+    if state_bucket is not None and not re.fullmatch(STATE_BUCKET_PATTERN, state_bucket):
+        raise InputError(f"--state-bucket: {state_bucket!r} is not an S3 bucket name "
+                         "(3-63 lowercase letters, digits, dots and hyphens)")
     directory = directory.resolve()
     if directory.exists() and any(directory.iterdir()) and not force:
         raise InputError(f"{directory} is not empty (use --force to write into it)")
@@ -203,6 +222,8 @@ def scaffold(directory: Path, blueprint: str = DEFAULT_BLUEPRINT, *, force: bool
                 shutil.copy2(origin, target)
             if relative != local.as_posix():
                 text = text.replace(relative, local.as_posix())
+        if state_bucket is not None:
+            text = _with_state(text, loaded.base.project, state_bucket)
         (staging / "service.yaml").write_text(text)
         standalone = load_service(staging / "service.yaml")  # the scaffold must validate where it lands
         base = standalone.base
@@ -215,11 +236,14 @@ def scaffold(directory: Path, blueprint: str = DEFAULT_BLUEPRINT, *, force: bool
             "project_id": f"lambdaform-{base.project}",
             "cdktf_cli_version": CDKTF_CLI_VERSION,
             "requirement": f"lambdaform=={__version__}",
+            "test_command": user_test_command(),
+            "has_workflows": state_bucket is not None,
         }
         for path, template in SCAFFOLD_FILES.items():
             (staging / path).parent.mkdir(parents=True, exist_ok=True)
             (staging / path).write_text(render(template, **context))
-        write(context_from_service(standalone, staging), staging)
+        if state_bucket is not None:
+            write(context_from_service(standalone, staging), staging)
         directory.mkdir(parents=True, exist_ok=True)
         for item in sorted(staging.rglob("*")):
             target = directory / item.relative_to(staging)

@@ -25,6 +25,8 @@ from lambdaform.loader import LoadedService
 from lambdaform.tfcli import Terraform, TerraformError, terraform
 
 ENDPOINT_ENV = "LAMBDAFORM_ENDPOINT"
+WAITS_FOR_IMAGE = "Waits for the first image"
+"""How a plan reports a service stack whose image is not pushed yet (the PR comment lists it per stack)."""
 OVERRIDE_FILE = "zz_lambdaform_endpoint_override.tf.json"
 BACKEND_CONFIG_FILE = "emulator.s3.tfbackend"
 EMULATOR_SERVICES = (
@@ -255,6 +257,13 @@ class Deployment:
         texts, changed = [], False
         with self.output.progress(f"plan {self.options.env}") as step:
             for stack in self.stacks:
+                missing = self.missing_images(stack)
+                if missing:
+                    changed = True
+                    texts.append(f"# stack {stack}\n{WAITS_FOR_IMAGE}: {', '.join(missing)} not in ECR yet. "
+                                 "Deploying applies the registry, then this stack once the image is pushed "
+                                 "(the generated terraform.yml pushes it in between).\n")
+                    continue
                 step(f"{stack}: init")
                 self.init(stack)
                 step(f"{stack}: plan")
@@ -297,7 +306,35 @@ class Deployment:
             if self.endpoint else {}
         return boto3.client(service, region_name=self.service.region, **extra)
 
+    def missing_images(self, stack: str) -> list[str]:
+        """``repository:tag`` of each image a service stack deploys that is not in ECR yet (the repository
+        may not exist either): planning or applying that stack would fail on its image data source."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if names.is_registry_stack(stack) or not self.service.image_functions:
+            return []
+        ecr, missing = self._aws("ecr"), []
+        for key in self.service.image_functions:
+            repository = names.physical(self.service.project, self.options.env, key)
+            tag = self.options.variables.get(names.image_tag_variable(key), "latest")
+            try:
+                ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("RepositoryNotFoundException",
+                                                                     "ImageNotFoundException"):
+                    return []  # no permission to look: terraform reports what it finds
+                missing.append(f"{repository}:{tag}")
+            except BotoCoreError:
+                return []
+        return missing
+
     def apply_stack(self, stack: str) -> None:
+        missing = self.missing_images(stack)
+        if missing:
+            raise ToolError(
+                f"stack {stack} deploys {', '.join(missing)}, which is not in ECR yet: apply the registry "
+                f"first (deploy --stack registry), push the image, then deploy again (or pass --var "
+                f"{names.image_tag_variable(next(iter(self.service.image_functions)))}=TAG of a pushed image)")
         self.init(stack)
         self._run(stack, ["apply", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
 

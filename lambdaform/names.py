@@ -56,6 +56,11 @@ def tf_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(p for p in parts if p))
 
 
+def image_tag_variable(function: str) -> str:
+    """The service stack's variable holding an image function's tag (``api_image_tag``)."""
+    return f"{tf_name(function)}_image_tag"
+
+
 def output(key: str, what: str) -> str:
     """A stack output about ``key``: ``output("api", "function_url")`` -> ``api_function_url``."""
     return f"{tf_name(key)}_{what}"

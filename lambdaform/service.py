@@ -446,13 +446,16 @@ class CiIdentity(Strict):
         return self
 
 
+STATE_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
 class StateBackend(Strict):
     """Where Terraform keeps state. Local files beside the service file by default; S3 with locking
     when a bucket is given."""
 
     backend: Literal["local", "s3"] = "local"
     path: RelPath = Field(default=".lambdaform/state", description="Local backend: folder for state files.")
-    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str | None = Field(default=None, pattern=STATE_BUCKET_PATTERN)
     key_prefix: str = Field(default="lambdaform", pattern=r"^[A-Za-z0-9._/-]+$")
     region: Region | None = None
     dynamodb_table: str | None = Field(default=None, description="Legacy lock table; S3 lock files are used too.")

@@ -243,7 +243,7 @@ class ServiceStack(TerraformStack):
         clear "image not found" before anything is created, and a tag moved by CI is picked up by the
         next apply instead of showing up as drift."""
         spec = self.service.functions[key]
-        tag = TerraformVariable(self, f"{tf_name(key)}_image_tag", type="string", default="latest",
+        tag = TerraformVariable(self, names.image_tag_variable(key), type="string", default="latest",
                                 description=f"Image tag of function '{key}' in its ECR repository")
         repo_name = names.physical(self.service.project, self.env, key)
         repo = named(DataAwsEcrRepository(self, f"{key}-repository", name=repo_name), key, "repository")

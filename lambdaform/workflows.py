@@ -8,17 +8,21 @@ decision (which files, which jobs, quoting) is made here.
 Two workflows come out:
 
 ``.github/workflows/terraform.yml``
-    Pull requests: synth, then ``main.py plan --detailed-exitcode`` per environment with a read-only role,
-    and one PR comment per environment kept up to date in place (found by a hidden marker).
-    Pushes to the default branch: ``main.py deploy --yes`` per environment, in promotion order, each job
-    behind its GitHub environment (approval gates) and a ``terraform-<env>`` concurrency group that never
-    cancels a running apply. Manual runs: plan, apply or destroy one environment.
+    Every run but a destroy: the repository's own test command (``test`` job). Pull requests: synth, then
+    ``plan --detailed-exitcode`` per environment with a read-only role, and one PR comment per environment
+    kept up to date in place (found by a hidden marker); a service stack whose image does not exist yet is
+    reported as waiting for the first image. Pushes to the default branch: ``deploy --yes`` per
+    environment, in promotion order, each job behind its GitHub environment (approval gates) and a
+    ``terraform-<env>`` concurrency group that never cancels a running apply. With image functions the
+    apply job applies the registry stack, builds and pushes the image tagged with the commit SHA, then
+    applies the service stack with that tag: an empty account is deployed in one run. Manual runs: plan,
+    apply or destroy one environment. The service must keep its state remotely (jobs share no workspace).
 
 ``.github/workflows/build-deploy-lambda.yml`` (only when a function is packaged as a container image)
-    Pushes touching the image sources: tests, then per environment build an image for the function's
-    platform (linux/amd64 or linux/arm64) without attestation manifests (Lambda rejects manifest lists: "Image manifest type not supported"), push it to
-    the environment's ECR repository, point the function at it, wait, and health-check its Function URL
-    (signed with SigV4 when the URL uses ``AWS_IAM`` auth).
+    Manual rollouts of the code alone: tests, then build an image for the function's platform
+    (linux/amd64 or linux/arm64) without attestation manifests (Lambda rejects manifest lists: "Image
+    manifest type not supported"), push it to the environment's ECR repository, point the function at it,
+    wait, and health-check its Function URL (signed with SigV4 when the URL uses ``AWS_IAM`` auth).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from lambdaform import __version__, names
+from lambdaform.deploy import WAITS_FOR_IMAGE
 from lambdaform.fields import REGION_PATTERN
 from lambdaform.render import render
 
@@ -42,7 +47,15 @@ if TYPE_CHECKING:
 REQUIREMENT_FILE = "requirements-lambdaform.txt"
 """A user's repository pins the lambdaform it builds with here (``lambdaform init`` writes it)."""
 SELF_INSTALL = ("python -m pip install -e .", "npm ci")
-SELF_TESTS = ("python -m pip install -e '.[dev]'", "python -m pytest -q")
+SELF_TESTS = ("make test",)
+"""lambdaform's own test command (the README's), which installs what it needs through the Makefile."""
+
+
+def user_test_command(service_file: str = "service.yaml") -> str:
+    """A user repository's test command: a scaffold's README names it, its test jobs run it."""
+    quoted = shlex.quote(service_file)
+    return f"lambdaform validate {quoted} && lambdaform synth {quoted} --quiet"
+
 SELF_CLI = "python main.py"
 
 TERRAFORM_WORKFLOW = ".github/workflows/terraform.yml"
@@ -174,7 +187,10 @@ class WorkflowContext:
     """Shell lines that install lambdaform before synth (:func:`context_from_service` picks them: from source
     in lambdaform's own checkout, the pinned requirement in a user's repository)."""
     test_commands: Sequence[str] = SELF_TESTS
-    """Shell lines run (after ``install_commands``) before any image is built."""
+    """The repository's own test command, run before anything is applied or any image is built."""
+    tests_install: bool = True
+    """Whether ``test_commands`` install what they need themselves (``make test`` does); otherwise the test
+    job runs ``install_commands`` first."""
     cli: str = SELF_CLI
     """How the steps call lambdaform: ``python main.py`` in its own checkout, the ``lambdaform`` command elsewhere."""
     max_comment_chars: int = 60_000
@@ -272,16 +288,34 @@ def is_lambdaform_checkout(folder: Path) -> bool:
         'name = "lambdaform"' in pyproject.read_text(encoding="utf-8", errors="replace")
 
 
-def _installation(loaded: LoadedService, workdir: Path) -> dict[str, object]:
+def _installation(loaded: LoadedService, workdir: Path, service_file: str) -> dict[str, object]:
     """How CI installs and calls lambdaform: from source in lambdaform's own checkout; elsewhere from the
     repository's pinned requirement, or ``ci.lambdaform_requirement`` when the service file gives one."""
     if is_lambdaform_checkout(workdir):
-        return {"install_commands": SELF_INSTALL, "test_commands": SELF_TESTS, "cli": SELF_CLI}
+        return {"install_commands": SELF_INSTALL, "test_commands": SELF_TESTS, "tests_install": True, "cli": SELF_CLI}
     requirement = loaded.base.ci.lambdaform_requirement if loaded.base.ci else None
     install = f"python -m pip install {shlex.quote(requirement)}" if requirement else \
         f"python -m pip install -r {REQUIREMENT_FILE}"
-    return {"install_commands": (install,), "test_commands": ('lambdaform validate "$SERVICE_FILE"',),
-            "cli": "lambdaform"}
+    return {"install_commands": (install,), "test_commands": (user_test_command(service_file),),
+            "tests_install": False, "cli": "lambdaform"}
+
+
+def state_lines(project: str, bucket: str = "<a bucket you own>") -> str:
+    """The ``state:`` section that gives a service remote state (what the refusal below asks for)."""
+    return f"state:\n  backend: s3\n  bucket: {bucket}\n  key_prefix: {project}\n"
+
+
+def require_remote_state(loaded: LoadedService) -> None:
+    """Refuse a service whose state stays on the runner: every CI job starts from an empty workspace, so
+    local state is gone after the job that wrote it (the next apply recreates what exists; destroy
+    "succeeds" and leaves everything behind)."""
+    local = [env for env, spec in loaded.environments.items() if spec.state.backend == "local"]
+    if local:
+        raise WorkflowContextError(
+            f"state.backend: local state ({', '.join(local)}) does not survive a CI job (each starts from an "
+            "empty workspace, so applies would recreate and destroys would leave resources behind); give the "
+            f"service remote state first, then render the workflows again:\n\n"
+            f"{state_lines(loaded.base.project)}")
 
 
 def context_from_service(
@@ -300,6 +334,7 @@ def context_from_service(
     """
     from lambdaform.packaging import KIT_PACKAGE, uses_kit
 
+    require_remote_state(loaded)
     base = loaded.base
     envs = list(loaded.environments)
     workdir = (Path(repo_root) / working_directory).resolve()
@@ -356,7 +391,7 @@ def context_from_service(
         "ci_mode": base.ci.mode if base.ci else "github-oidc",
         "default_branch": base.ci.branches[0] if base.ci and base.ci.branches else "main",
         "working_directory": working_directory,
-        **_installation(loaded, workdir),
+        **_installation(loaded, workdir, service_file),
         "synth_out": synth_out,
         "source_label": Path(service_file).name,
     }
@@ -370,11 +405,6 @@ def context_from_service(
 def _q(value: str) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
     return json.dumps(value)
-
-
-def _join(base: str, path: str) -> str:
-    """``path`` (relative to the working directory) as a path relative to the repository root."""
-    return str(PurePosixPath(base) / path) if base not in ("", ".") else str(PurePosixPath(path))
 
 
 def _aws_auth(ctx: WorkflowContext, role_var: str) -> dict[str, str]:
@@ -427,6 +457,7 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
         image_functions.append(
             {
                 "name": fn.name,
+                "tag_var": names.image_tag_variable(fn.name),
                 "dockerfile_q": _q(fn.dockerfile or ""),
                 "build_context_q": _q(fn.build_context or ""),
                 "kit_context_q": _q(fn.kit_context) if fn.kit_context else None,
@@ -443,15 +474,9 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
                 },
             }
         )
-    build_paths = sorted(
-        {
-            _join(ctx.working_directory, ctx.service_file),
-            *(_join(ctx.working_directory, f.source_dir) + "/**" for f in ctx.image_functions),
-            *(_join(ctx.working_directory, f.dockerfile or "") for f in ctx.image_functions if f.name not in generated),
-        }
-    )
     return {
         "actions": ACTIONS,
+        "waits_for_image": WAITS_FOR_IMAGE,
         "source_label": ctx.source_label,
         "environments": promotion,
         "environments_inline": "[" + ", ".join(envs) + "]",
@@ -471,6 +496,7 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
         "cli": ctx.cli,
         "version": __version__,
         "test_commands": list(ctx.test_commands),
+        "tests_install": ctx.tests_install,
         "max_comment_chars_q": _q(str(ctx.max_comment_chars)),
         "marker_q": _q(PLAN_COMMENT_MARKER.format(environment="${{ matrix.environment }}")),
         "aws_permissions": _job_permissions(ctx, aws=True),
@@ -482,7 +508,6 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
         "apply_auth": _aws_auth(ctx, ctx.apply_role_var),
         "deploy_auth": _aws_auth(ctx, ctx.deploy_role_var),
         "image_functions": image_functions,
-        "build_paths_q": [_q(p) for p in build_paths],
         "needs_synth_for_build": needs_synth_for_build,
     }
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from main import app
@@ -114,6 +116,41 @@ def test_init_scaffolds_a_standalone_service_that_validates(blueprint, tmp_path)
     assert "../handlers" not in text
     validated = runner.invoke(app, ["validate", str(target / "service.yaml")])
     assert validated.exit_code == 0, validated.stderr
+
+
+def test_workflows_refuse_local_state_and_say_what_to_add(tmp_path):
+    target = tmp_path / "svc"
+    assert runner.invoke(app, ["init", str(target)]).exit_code == 0
+    result = runner.invoke(app, ["workflows", str(target / "service.yaml"), "--repo-root", str(target)])
+    assert result.exit_code == 2, result.stdout
+    assert "state.backend: local state (dev, prod) does not survive a CI job" in result.stderr
+    assert "state:\n  backend: s3\n  bucket: <a bucket you own>\n  key_prefix: hello\n" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (target / ".github" / "workflows").exists(), "nothing half-written"
+
+
+def test_init_with_a_state_bucket_writes_remote_state_and_the_workflows(tmp_path):
+    from lambdaform.workflows import user_test_command
+
+    bare, remote = tmp_path / "bare", tmp_path / "remote"
+    result = runner.invoke(app, ["init", str(bare)])
+    assert result.exit_code == 0 and "no GitHub workflows yet: CI needs remote state" in result.stdout
+    assert not (bare / ".github" / "workflows").exists() and (bare / ".github" / "dependabot.yml").exists()
+    assert "lambdaform workflows" in (bare / "README.md").read_text()
+    result = runner.invoke(app, ["init", str(remote), "--state-bucket", "acme-hello-tfstate"])
+    assert result.exit_code == 0, result.stderr
+    service = yaml.safe_load((remote / "service.yaml").read_text())
+    assert service["state"] == {"backend": "s3", "bucket": "acme-hello-tfstate", "key_prefix": "hello"}
+    terraform = yaml.safe_load((remote / ".github/workflows/terraform.yml").read_text())
+    # the test job runs the command the scaffold's README gives as its test command
+    command = terraform["jobs"]["test"]["steps"][-1]["run"].strip()
+    assert command == user_test_command() and f"```bash\n{command}\n```" in (remote / "README.md").read_text()
+    proc = subprocess.run(["bash", "-c", command.replace("lambdaform ", f"{sys.executable} -m lambdaform ")],
+                          cwd=remote, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    bad = runner.invoke(app, ["init", str(tmp_path / "bad"), "--state-bucket", "Not_A_Bucket"])
+    assert bad.exit_code == 2 and "--state-bucket: 'Not_A_Bucket' is not an S3 bucket name" in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_init_refuses_a_non_empty_folder_and_unknown_blueprint(tmp_path):

@@ -152,10 +152,24 @@ def test_public_url_is_explicit_and_arm64_in_prod(vela):
     assert only(stack_json(vela, "vela-hello-prod"), "aws_lambda_function")["architectures"] == ["arm64"]
 
 
-def test_local_state_lives_beside_the_service_file_not_in_the_synth_folder(nl2sql):
-    backend = stack_json(nl2sql, "nl2sql-agent-dev")["terraform"]["backend"]["local"]["path"]
-    resolved = (nl2sql / "stacks" / "nl2sql-agent-dev" / backend).resolve()
-    assert resolved == ROOT / ".lambdaform" / "state" / "nl2sql-agent-dev.tfstate"
+def test_local_state_lives_beside_the_service_file_not_in_the_synth_folder(tmp_path):
+    service = write_service(tmp_path / "svc", """
+project: local
+environments: {dev: {}}
+functions:
+  hello: {runtime: provided.al2023, source: handlers/vela_runtime, handler: app.velac}
+""")
+    synth_file(service, tmp_path / "out")
+    backend = stack_json(tmp_path / "out", "local-dev")["terraform"]["backend"]["local"]["path"]
+    resolved = (tmp_path / "out" / "stacks" / "local-dev" / backend).resolve()
+    assert resolved == tmp_path / "svc" / ".lambdaform" / "state" / "local-dev.tfstate"
+
+
+def test_the_repository_service_keeps_its_state_in_s3(nl2sql):
+    """Its workflows need remote state: each CI job starts from an empty workspace."""
+    backend = stack_json(nl2sql, "nl2sql-agent-dev")["terraform"]["backend"]["s3"]
+    assert backend["bucket"] == "example-org-nl2sql-agent-tfstate"
+    assert backend["key"].startswith("nl2sql-agent/") and backend["encrypt"] is True
 
 
 def test_iam_user_mode_marks_the_secret_sensitive_and_s3_backend_locks(tmp_path):

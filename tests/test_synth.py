@@ -201,10 +201,14 @@ def test_dockerfile_is_rendered_beside_the_stacks_and_lints_clean(tmp_path):
 
 @pytest.mark.slow
 def test_npx_cdktf_synth_gives_the_same_result_through_cdktf_json(tmp_path):
-    """`npx cdktf synth` runs cdktf.json's app, which is `main.py synth`: same bytes as the CLI itself."""
+    """`npx cdktf synth` runs cdktf.json's app, which is `python main.py synth` (the active environment's
+    python, whatever its folder is called: no `.venv/` assumed): same bytes as the CLI itself."""
     npx = shutil.which("npx")
     assert npx, "node/npx are required (make install)"
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"}
+    assert ".venv" not in json.loads((ROOT / "cdktf.json").read_text())["app"]
+    # an activated environment: its python first on PATH
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([npx, "--no-install", "cdktf", "synth", "--output", str(tmp_path / "via-cdktf")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

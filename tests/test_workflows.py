@@ -337,17 +337,49 @@ def test_apply_jobs_are_gated_serialized_and_ordered(image_files, env, previous)
     assert job["env"]["LF_ENV"] == env
     assert "github.ref == 'refs/heads/main'" in job["if"]
     assert f"inputs.environment == '{env}'" in job["if"] and "inputs.action == 'apply'" in job["if"]
-    if previous:
-        assert job["needs"] == f"apply-{previous}"
-    else:
-        assert "needs" not in job
-    deploy = step(job, "Apply")
-    assert deploy["run"].strip() == 'python main.py deploy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" --yes'
+    # Nothing is applied before the repository's tests passed, and environments go in promotion order.
+    assert job["needs"] == (["test", f"apply-{previous}"] if previous else "test")
+    assert "needs.test.result == 'success'" in job["if"]
+    # An image service goes from an empty account to deployed in this one job: the registry, the images
+    # (pushed with the deploy role), then the service stack with the commit's image tag.
     names = [s.get("name", "") for s in steps_of(job)]
-    assert names.index("Synthesize stacks") < names.index("Configure AWS credentials") < names.index(deploy["name"])
+    expected = ["Synthesize stacks", "Configure AWS credentials",
+                "Apply the registry (the image repositories exist before an image is pushed)",
+                "Switch to the deploy role (pushes images)", "Log in to Amazon ECR",
+                "Build and push the api image", "Build and push the web image", "Switch back to the apply role",
+                "Apply (re-plans against the current state, with the images just pushed)"]
+    assert [n for n in names if n in expected] == expected
+    registry = step(job, "Apply the registry")
+    assert registry["run"].strip() == ('python main.py deploy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" '
+                                       '--stack registry --yes')
+    deploy = step(job, "with the images just pushed")
+    assert deploy["env"] == {"IMAGE_TAG": "${{ github.sha }}"}
+    assert deploy["run"].split() == [*'python main.py deploy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" --yes'.split(),
+                                     "--var", '"api_image_tag=$IMAGE_TAG"', "--var", '"web_image_tag=$IMAGE_TAG"']
+    build = step(job, "Build and push the api image")
+    assert "--push" in build["run"] and build["env"]["IMAGE_TAG"] == "${{ github.sha }}"
     assert uses(job, "hashicorp/setup-terraform")[0]["with"] == {"terraform_version": "1.11.4", "terraform_wrapper": False}
     creds = uses(job, "aws-actions/configure-aws-credentials")
-    assert creds[0]["with"]["role-to-assume"] == "${{ vars.AWS_APPLY_ROLE_ARN }}"
+    assert [c["with"]["role-to-assume"] for c in creds] == [
+        "${{ vars.AWS_APPLY_ROLE_ARN }}", "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_APPLY_ROLE_ARN }}"]
+
+
+def test_a_zip_service_applies_in_one_step(zip_files):
+    job = load(zip_files[TERRAFORM_WORKFLOW])["jobs"]["apply-staging"]
+    deploy = step(job, "Apply")
+    assert deploy["run"].strip() == 'python main.py deploy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" --yes'
+    assert not uses(job, "aws-actions/amazon-ecr-login") and "docker" not in json.dumps(job)
+
+
+def test_the_test_job_runs_the_repository_test_command(image_files):
+    wf = load(image_files[TERRAFORM_WORKFLOW])
+    job = wf["jobs"]["test"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "inputs.action != 'destroy'" in job["if"]
+    assert step(job, "Run the tests")["run"].strip() == "make test"
+    assert not [s for s in steps_of(job) if s.get("name") == "Install lambdaform"], "make test installs itself"
+    for destroy in (j for k, j in wf["jobs"].items() if k.startswith("destroy-")):
+        assert "needs" not in destroy, "a destroy never waits on tests"
     # Apply re-plans on main: nothing from a PR run is fetched.
     assert not uses(job, "actions/download-artifact")
 
@@ -504,15 +536,14 @@ def test_comment_without_marker_is_refused(image_files, tmp_path):
 # ------------------------------------------------------------------------------ build-deploy-lambda.yml
 
 
-def test_build_deploy_triggers_on_image_sources(image_files):
+def test_build_deploy_is_a_manual_code_rollout(image_files):
+    """terraform.yml builds, pushes and applies the image on every push; build-deploy only rolls the code
+    out by hand (two workflows on one push would race for the same function)."""
     wf = load(image_files[BUILD_DEPLOY_WORKFLOW])
-    push = wf["on"]["push"]
-    assert push["branches"] == ["main"]
-    assert set(push["paths"]) == {"service.yaml", "handlers/api/**", "handlers/web/**", "handlers/web/Dockerfile"}
-    assert not any(p.startswith("cdktf.out") for p in push["paths"]), "generated files never change in a push"
+    assert set(wf["on"]) == {"workflow_dispatch"}
     assert wf["on"]["workflow_dispatch"]["inputs"]["environment"]["options"] == ["dev", "prod"]
     assert wf["jobs"]["test"]["permissions"] == {"contents": "read"}
-    assert "python -m pytest -q" in step(wf["jobs"]["test"], "Run the tests")["run"]
+    assert step(wf["jobs"]["test"], "Run the tests")["run"].strip() == "make test"
 
 
 @pytest.mark.parametrize("env,previous", [("dev", None), ("prod", "dev")])
@@ -650,7 +681,7 @@ def test_iam_user_mode_uses_secrets_and_never_mints_oidc_tokens(zip_files):
                 "aws-access-key-id": "${{ secrets.AWS_ACCESS_KEY_ID }}",
                 "aws-secret-access-key": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
             }, job_id
-    assert wf["jobs"]["apply-prod"]["needs"] == "apply-staging"
+    assert wf["jobs"]["apply-prod"]["needs"] == ["test", "apply-staging"]
     assert wf["jobs"]["apply-staging"]["concurrency"] == {"group": "terraform-staging", "cancel-in-progress": False}
 
 
@@ -734,6 +765,7 @@ def test_context_from_a_service_file_in_a_subfolder(tmp_path):
     (tmp_path / "deploy/service.yaml").write_text(
         "project: shop\n"
         "region: eu-west-1\n"
+        "state: {backend: s3, bucket: shop-tfstate}\n"
         "environments: {staging: {}, prod: {}}\n"
         "registry: {image_tag_mutability: IMMUTABLE}\n"
         "ci: {mode: iam-user}\n"
@@ -759,8 +791,6 @@ def test_context_from_a_service_file_in_a_subfolder(tmp_path):
     assert worker.package == "zip" and worker.dockerfile is None and worker.url_auth is None
     files = render_workflows(ctx)
     wf = load(files[BUILD_DEPLOY_WORKFLOW])
-    assert set(wf["on"]["push"]["paths"]) == {
-        "deploy/service.yaml", "deploy/handlers/api/**", "deploy/handlers/api/Dockerfile"}
     # Its own Dockerfile is in the repository: no synth before the build.
     assert "Synthesize stacks" not in [s.get("name") for s in wf["jobs"]["deploy-staging"]["steps"]]
     build = step(wf["jobs"]["deploy-prod"], "Build and push the api image")
