@@ -127,7 +127,7 @@ def test_the_installed_wheel_is_the_lambdaform_that_runs(installed, tmp_path):
 @pytest.mark.parametrize("blueprint", BLUEPRINTS)
 def test_init_validate_synth_hcl_workflows_from_the_installed_wheel(blueprint, installed, tmp_path):
     repo = tmp_path / "repo"
-    proc = run(installed, ["init", str(repo), "--blueprint", blueprint], tmp_path)
+    proc = run(installed, ["init", str(repo), "--blueprint", blueprint, "--state-bucket", "acme-tfstate"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     for expected in ("service.yaml", "README.md", ".gitignore", "cdktf.json", "package.json",
                      "requirements-lambdaform.txt", ".github/dependabot.yml", ".github/workflows/terraform.yml"):

@@ -392,7 +392,26 @@ def test_destroy_is_manual_gated_and_shares_the_apply_lock(image_files, env):
     assert job["concurrency"] == {"group": f"terraform-{env}", "cancel-in-progress": False}
     assert "github.event_name == 'workflow_dispatch'" in job["if"]
     assert "inputs.action == 'destroy'" in job["if"] and f"inputs.environment == '{env}'" in job["if"]
-    assert step(job, "Destroy")["run"].strip() == 'python main.py destroy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" --yes'
+    assert step(job, "Destroy")["env"] == {"DELETE_IMAGES": "${{ inputs.delete_images }}"}
+
+
+@pytest.mark.parametrize("choice,extra", [("true", ["--delete-images"]), ("false", [])])
+def test_destroy_deletes_images_only_when_the_run_asks(image_files, runner, choice, extra):
+    wf = load(image_files[TERRAFORM_WORKFLOW])
+    option = wf["on"]["workflow_dispatch"]["inputs"]["delete_images"]
+    assert (option["type"], option["default"]) == ("boolean", False)
+    proc = runner.run(step(wf["jobs"]["destroy-dev"], "Destroy")["run"],
+                      {"DELETE_IMAGES": choice, "SERVICE_FILE": "service.yaml", "LF_ENV": "dev", "SYNTH_OUT": "cdktf.out"})
+    assert proc.returncode == 0, proc.stderr
+    assert runner.calls() == [["python", "main.py", "destroy", "service.yaml", "--env", "dev", "--out", "cdktf.out",
+                               "--yes", *extra]]
+
+
+def test_a_zip_service_has_no_image_choice(zip_files):
+    wf = load(zip_files[TERRAFORM_WORKFLOW])
+    assert "delete_images" not in wf["on"]["workflow_dispatch"]["inputs"]
+    assert step(wf["jobs"]["destroy-prod"], "Destroy")["run"].strip() == (
+        'python main.py destroy "$SERVICE_FILE" --env "$LF_ENV" --out "$SYNTH_OUT" --yes')
 
 
 def test_no_plan_file_leaves_the_job_that_made_it(image_files, zip_files):
