@@ -262,7 +262,7 @@ def test_json_documents_become_jsonencode_objects_in_original_key_order():
 
 @pytest.mark.parametrize("text", [
     "not json", '"a string"', "42", "{broken", '{"a": 1, "a": 2}', '{"n": NaN}', '{"n": ${var.n}}',
-    '{"a": "%{ if var.x }y%{ endif }"}', '{"a": "${~ var.x ~}"}', "{} trailing", "",
+    '{"a": "%{ if var.x }y%{ endif }"}', '{"a": "${~ var.x ~}"}', "{} trailing", "", '["\\u0024${var.x}"]',
 ])
 def test_strings_that_are_not_json_documents_are_left_alone(text):
     assert _document(text) is None

@@ -69,10 +69,13 @@ def _template(text: str, seqs: list[str], used: set[int], is_string: Callable[[s
             raise _NotADocument("strip markers")
         return seqs[n] if is_string(expr) else Raw(f"tostring({expr})")
     pieces = []
-    for i, piece in enumerate(_TOKEN_RE.split(text)):
+    split = _TOKEN_RE.split(text)
+    for i, piece in enumerate(split):
         if i % 2:
             used.add(int(piece))
             pieces.append(seqs[int(piece)])
+        elif piece.endswith("$") and i + 1 < len(split):
+            raise _NotADocument("a literal $ before an interpolation would read as the escape $${")
         else:
             pieces.append(_literal_to_template(piece))
     return "".join(pieces)

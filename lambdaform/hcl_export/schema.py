@@ -127,9 +127,9 @@ class _Schemas:
     def __init__(self, schema: dict, stack_json: dict):
         self.providers: dict = schema.get("provider_schemas") or {}
         self.required = _required_providers(stack_json)
-        variables = stack_json.get("variable") or {}
+        variables = stack_json.get("variable")  # a list of such objects is legal too; types then stay unknown
         self.variable_types = {name: str(body.get("type", "")).strip("${} ") for name, body in variables.items()
-                               if isinstance(body, dict)}
+                               if isinstance(body, dict)} if isinstance(variables, dict) else {}
 
     def _candidates(self, local_name: str) -> list[dict]:
         fqn = self.required.get(local_name, {}).get("source") or _provider_fqn(local_name)
