@@ -39,7 +39,8 @@ def test_exported_hcl_takes_over_the_deployed_state_with_an_empty_plan(tf, moto_
         assert any(r["type"] == "aws_lambda_function" for r in state["resources"])
         zip_name = next(r["instances"][0]["attributes"]["filename"] for r in state["resources"]
                         if r["type"] == "aws_lambda_function")
-        assert (folder / zip_name).is_file(), f"the export must carry the deployed zip {zip_name}"
+        deployed_zip = tmp_path / "out" / "stacks" / "hello-dev" / zip_name
+        assert (folder / zip_name).read_bytes() == deployed_zip.read_bytes(), f"the export must carry the deployed {zip_name}"
 
         readme = (folder / "README.md").read_text()  # the steps below are the documented ones
         assert "## Taking over from lambdaform" in readme and OVERRIDE_FILE in readme and "-detailed-exitcode" in readme
