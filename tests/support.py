@@ -118,3 +118,22 @@ def terraform_validate(tf, stack_dir: Path, data_dir: Path) -> None:
     proc = tf.run(["validate", "-no-color"], stack_dir, check=False, extra_env=env)
     assert proc.returncode == 0, f"{stack_dir.name}:\n{proc.stdout}{proc.stderr}"
     assert "The configuration is valid" in proc.stdout, proc.stdout
+
+
+def json_values(value: Any) -> Any:
+    """``value`` (a plan, or part of one) with every string that holds a JSON object or array replaced by
+    ``{"(json)": parsed}``: the HCL export writes such attributes as ``jsonencode({...})``, whose text has
+    sorted keys and no whitespace, so plans are compared by the documents' values; every other string,
+    number and structure stays compared exactly."""
+    if isinstance(value, dict):
+        return {k: json_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_values(v) for v in value]
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, (dict, list)):
+            return {"(json)": parsed}
+    return value

@@ -1,24 +1,30 @@
 """The HCL export of every example: fmt-clean, valid, and plan-equivalent to the JSON synth.
 
 Both folders are planned against a moto server (same endpoint override, empty state) and the plans'
-``planned_values`` and every resource change's ``after`` are compared.
+``planned_values`` and every resource change's ``after`` are compared: JSON documents (policies the export
+writes as ``jsonencode``) by value, everything else exactly. No exported attribute may still be a string
+holding a JSON document.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
 import boto3
+import hcl2
 import pytest
+from hcl2.utils import SerializationOptions
 from typer.testing import CliRunner
 
 from lambdaform.commands import scaffold
 from lambdaform.deploy import OVERRIDE_FILE, provider_override
 from lambdaform.loader import load_service
 from main import app
-from support import EXAMPLE_FILES, synth_file
+from support import EXAMPLE_FILES, json_values, synth_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
@@ -34,14 +40,40 @@ def plan_json(tf, folder: Path, endpoint: str, data_dir: Path) -> dict:
 
 
 def comparable(plan: dict) -> dict:
-    return {
+    return json_values({
         "planned_values": plan["planned_values"],
         "changes": sorted(
-            (c["address"], c["change"]["actions"], json.dumps(c["change"]["after"], sort_keys=True))
+            (c["address"], c["change"]["actions"], json.dumps(json_values(c["change"]["after"]), sort_keys=True))
             for c in plan["resource_changes"]
         ),
         "outputs": plan.get("output_changes"),
-    }
+    })
+
+
+def json_strings(folder: Path) -> list[str]:
+    """``file: attribute = value`` for every HCL attribute (at any depth, object keys included) whose value
+    is a quoted string holding a JSON object or array, ``${...}`` taken as opaque."""
+    options = SerializationOptions(with_comments=False, strip_string_quotes=True, preserve_heredocs=False)
+    found = []
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            for key, val in value.items():
+                walk(val, f"{where}.{key}")
+        elif isinstance(value, list):
+            for val in value:
+                walk(val, where)
+        elif isinstance(value, str) and not value.startswith("${"):
+            try:
+                parsed = json.loads(re.sub(r"\$\{[^}]*\}", "x", value))
+            except ValueError:
+                return
+            if isinstance(parsed, (dict, list)):
+                found.append(f"{where} = {value[:80]}")
+
+    for path in sorted(folder.glob("*.tf")):
+        walk(hcl2.load(io.StringIO(path.read_text()), serialization_options=options), path.name)
+    return found
 
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
@@ -72,6 +104,7 @@ def test_hcl_export_is_fmt_clean_valid_and_plan_equivalent(example, tf, module_m
             assert required in names, f"{stack}: {required} missing"
         assert "```mermaid" in (hcl_dir / "README.md").read_text()
         assert not list(hcl_dir.rglob("*.json")), "the export is HCL only"
+        assert not json_strings(hcl_dir), "JSON documents must be written as jsonencode(...)"
         fmt = tf.run(["fmt", "-check", "-recursive", "-no-color"], hcl_dir, check=False)
         assert fmt.returncode == 0, fmt.stdout + fmt.stderr
         json_dir = tmp_path / "plan-json" / stack

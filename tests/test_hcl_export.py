@@ -27,10 +27,13 @@ from lambdaform.hcl_export import (
     export_stack,
     load_provider_schema,
     mermaid_flowchart,
+    terraform_fmt,
     render_value,
     schema_cache_name,
 )
+from lambdaform.hcl_export.documents import json_document
 from lambdaform.tfcli import terraform
+from support import json_values
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "hcl"
 STACK = FIXTURE / "stack"
@@ -216,6 +219,84 @@ _FN_BODY = {
     "environment": {"variables": {"A": "1", "PATH_LIKE": "C:\\x"}},
     "tags": {"Name": "fn"},
 }
+
+
+def _document(s: str, strings=("aws_iam_role.r.arn", "var.name")) -> str | None:
+    doc = json_document(s, lambda expr: expr in strings)
+    return None if doc is None else render_value(doc)
+
+
+def test_json_documents_become_jsonencode_objects_in_original_key_order():
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::${aws_s3_bucket.b.bucket}/*",
+        "Principal": {"AWS": "${aws_iam_role.r.arn}"}, "Condition": {"NumericLessThan": {"s3:max-keys": 10.50}},
+        "Sid": "$${not_a_ref}", "kms:Encryption": None, "Bool": True}]})
+    assert terraform_fmt(f"policy = {_document(policy)}\n") == """policy = jsonencode({
+  Version = "2012-10-17"
+  Statement = [
+    {
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = "arn:aws:s3:::${aws_s3_bucket.b.bucket}/*"
+      Principal = {
+        AWS = aws_iam_role.r.arn
+      }
+      Condition = {
+        NumericLessThan = {
+          "s3:max-keys" = 10.5
+        }
+      }
+      Sid              = "$${not_a_ref}"
+      "kms:Encryption" = null
+      Bool             = true
+    },
+  ]
+})
+"""
+    assert _document('[1.50, 100000000000000000001, "\\u0024{x}", "q\\"t"]') == (
+        'jsonencode([1.50, 100000000000000000001, "$${x}", "q\\"t"])')  # number text kept; a decoded "${" stays literal
+    # a whole interpolation is bare only when it is known to be a string; JSON strings stay strings
+    assert _document('{"Count": "${var.n}", "Name": "${var.name}"}') == (
+        "jsonencode({\n  Count = tostring(var.n)\n  Name = var.name\n})")
+
+
+@pytest.mark.parametrize("text", [
+    "not json", '"a string"', "42", "{broken", '{"a": 1, "a": 2}', '{"n": NaN}', '{"n": ${var.n}}',
+    '{"a": "%{ if var.x }y%{ endif }"}', '{"a": "${~ var.x ~}"}', "{} trailing", "", '["\\u0024${var.x}"]',
+])
+def test_strings_that_are_not_json_documents_are_left_alone(text):
+    assert _document(text) is None
+
+
+def test_export_encodes_documents_in_resource_arguments_only(tmp_path):
+    """Resource (and nested block) arguments become jsonencode, typed by the schema; locals and outputs are
+    handed on verbatim by Terraform, so they keep their exact text."""
+    doc = '{"Statement":[{"Principal":{"AWS":"${aws_iam_role.r.name}"},"Resource":"${aws_iam_role.r.tags}"}]}'
+    files = _export(tmp_path, _stack(
+        resource={"aws_iam_role": {"r": {"name": "r", "assume_role_policy": doc}},
+                  "aws_lambda_function": {"f": {"function_name": "f", "environment": {"variables": {"P": doc}},
+                                                "timeouts": {"create": '["5m"]'}}}},
+        locals={"doc": doc}, output={"doc": {"value": doc}},
+    ))
+    main = files["main.tf"]
+    assert "assume_role_policy = jsonencode({" in main
+    assert "AWS = aws_iam_role.r.name" in main and "Resource = tostring(aws_iam_role.r.tags)" in main
+    assert 'create = jsonencode(["5m"])' in main  # an argument of a nested block
+    assert main.count("jsonencode") == 2, "a map value is not an argument of its own"
+    assert _loads(main)["locals"][0]["doc"] == doc
+    assert "jsonencode" not in files["outputs.tf"]
+
+
+def test_plan_comparison_sees_json_values_not_json_text():
+    """The plan-equivalence proof compares JSON documents by value: key order and whitespace do not count,
+    an extra action does."""
+    exported = {"policy": '{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow"}],"Version":"2012-10-17"}'}
+    original = {"policy": '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"]}]}'}
+    widened = {"policy": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"]}]}'}
+    assert exported != original and json_values(exported) == json_values(original)
+    assert json_values(widened) != json_values(original)
+    assert json_values({"name": "a b"}) != json_values({"name": "a  b"}), "other strings stay exact"
+    assert json_values({"n": "[1, 2]"}) != json_values({"n": "[2, 1]"}), "array order is part of the value"
 
 
 def test_block_or_map_attribute_is_decided_by_the_schema(tmp_path):
@@ -658,12 +739,13 @@ def test_plan_of_exported_hcl_equals_plan_of_json(initialized, tf):
     (hcl_dir / "zz_override.tf.json").write_text(override)
     a, b = _plan(tf, stack_dir), _plan(tf, hcl_dir)
 
-    assert a["planned_values"] == b["planned_values"]
-    changes_a = {r["address"]: r for r in a["resource_changes"]}
-    changes_b = {r["address"]: r for r in b["resource_changes"]}
+    # JSON documents (written as jsonencode) are compared by value, everything else exactly
+    same = {key: json_values(a.get(key)) == json_values(b.get(key))
+            for key in ("planned_values", "output_changes", "variables", "prior_state", "checks")}
+    assert all(same.values()), same
+    changes_a = {r["address"]: json_values(r) for r in a["resource_changes"]}
+    changes_b = {r["address"]: json_values(r) for r in b["resource_changes"]}
     assert changes_a == changes_b
-    for key in ("output_changes", "variables", "prior_state", "checks"):
-        assert a.get(key) == b.get(key), key
     assert sorted(map(json.dumps, a["relevant_attributes"])) == sorted(map(json.dumps, b["relevant_attributes"]))
     # The configuration (expressions, references, descriptions, defaults) is the same too; only JSON syntax
     # reports raw template strings as "constant_value" beside the references.
@@ -682,9 +764,9 @@ def test_plan_of_exported_hcl_equals_plan_of_json(initialized, tf):
     assert env["value"]["MIXED"] == "svc-dev-dev/x"
     values = {r["address"]: r["values"] for r in b["planned_values"]["root_module"]["resources"]}
     assert values["aws_ssm_parameter.appspec"]["value"].endswith("Pattern: 'C:\\temp\\${not_interpolated}'\n")
-    config = {r["address"]: r["expressions"] for r in b["configuration"]["root_module"]["resources"]}
-    policy_text = json.loads((STACK / "cdk.tf.json").read_text())["resource"]["aws_iam_role"]["lambda_role"]
-    assert config["aws_iam_role.lambda_role"]["assume_role_policy"]["constant_value"] == policy_text["assume_role_policy"]
+    role = json.loads((STACK / "cdk.tf.json").read_text())["resource"]["aws_iam_role"]["lambda_role"]
+    planned_policy = values["aws_iam_role.lambda_role"]["assume_role_policy"]
+    assert json.loads(planned_policy) == json.loads(role["assume_role_policy"])  # written as jsonencode({...})
     policy = json.loads(b["planned_values"]["outputs"]["policy_json"]["value"])
     assert [s["Sid"] for s in policy["Statement"]] == ["xrayPutTelemetryRecords", "xrayPutTraceSegments", "Logs", "Ssm"]
     assert b["configuration"]["root_module"]["variables"]["extra_tags"]["description"] == (
@@ -728,6 +810,20 @@ def _clean_hcl(value, key=None):
     return value
 
 
+_DOCUMENT = "(a JSON document)"
+
+
+def _marked_documents(value, prefix: str | None = None):
+    """``value`` with each string holding a JSON document (or, with ``prefix``, starting with it) marked."""
+    if isinstance(value, dict):
+        return {k: _marked_documents(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_marked_documents(v, prefix) for v in value]
+    if isinstance(value, str) and (value.startswith(prefix) if prefix else isinstance(json_values(value), dict)):
+        return _DOCUMENT
+    return value
+
+
 @pytest.mark.slow
 def test_main_tf_round_trips_through_hcl2(exported):
     _, hcl_dir, stack_json = exported
@@ -741,10 +837,13 @@ def test_main_tf_round_trips_through_hcl2(exported):
                     back[kind].setdefault(type_name, {})[name] = _clean_hcl(body)
     back["locals"] = {k: v for block in parsed["locals"] for k, v in _clean_hcl(block).items()}
     original = {k: stack_json[k] for k in ("resource", "data", "locals")}
+    # JSON documents in resource arguments are jsonencode(...) calls (their values are compared by the plan test)
+    original["resource"] = _marked_documents(original["resource"])
+    back["resource"] = {t: {n: _marked_documents(b, "${jsonencode(") for n, b in named.items()}
+                        for t, named in back["resource"].items()}
     assert _align(original, back) == back
     # spot checks on the strings that matter most, compared exactly
-    role = back["resource"]["aws_iam_role"]["lambda_role"]
-    assert role["assume_role_policy"] == stack_json["resource"]["aws_iam_role"]["lambda_role"]["assume_role_policy"]
+    assert back["resource"]["aws_iam_role"]["lambda_role"]["assume_role_policy"] == _DOCUMENT
     assert back["resource"]["aws_ssm_parameter"]["appspec"]["value"] == (
         stack_json["resource"]["aws_ssm_parameter"]["appspec"]["value"]
     )

@@ -12,6 +12,10 @@ must equal ``terraform plan`` of the JSON stack. The conversion follows Terrafor
   are escaped to ``$${``/``%%{``.
 * Whether a JSON object under a resource is a nested block or a map/object attribute is decided by the
   provider schema (``block_types`` vs ``attributes``), never guessed. Unknown names are an error.
+* A string argument of a resource, data source or provider holding a JSON object or array (IAM/KMS/bucket
+  policies, event patterns, dashboards) becomes ``jsonencode({...})``, keys in their original order, when
+  that is provably the same JSON value (see :mod:`.documents`); ``jsonencode`` writes keys sorted, so such
+  arguments are equal *as JSON*, not as text.
 * Multi-line strings become a ``<<-EOT`` heredoc only when that yields the exact same value (value ends
   in a newline, no carriage returns, no whitespace-only lines, no leading tabs, ...); otherwise they are
   written as one escaped quoted string.
@@ -24,6 +28,7 @@ The package reads in one direction, leaf modules first:
 * :mod:`.syntax` - strings, values and templates (:func:`render_value`), the HCL body model
   (``Attr``/``Block``) and its renderer; :class:`HclExportError`.
 * :mod:`.schema` - loading and caching the provider schema (:func:`load_provider_schema`).
+* :mod:`.documents` - string attributes holding a JSON document (policies, patterns) -> ``jsonencode({...})``.
 * :mod:`.convert` - JSON stack -> body model, block by block.
 * :mod:`.references` - the dependency graph (README diagram) and the asset files the stack names.
 * :mod:`.files` - one step per exported file, and :func:`export_stack` that runs them in order;

@@ -5,7 +5,9 @@ Resources, data sources and providers are split into attributes and nested block
 ``lifecycle``, ``depends_on``, provisioners) are placed in Terraform style order, and the positions whose
 JSON strings are literals rather than templates (variable and output descriptions and defaults, the
 ``terraform`` block, module ``source``) are marked ``LITERAL``. The public functions at the end build the
-blocks of each exported file.
+blocks of each exported file; there, the string arguments of resources, data sources and providers that
+hold a JSON document become ``jsonencode({...})`` (:mod:`.documents`). Locals, outputs and module inputs
+keep their exact text: Terraform hands those on verbatim, to other configurations and to people.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from lambdaform.hcl_export.documents import encode_documents
 from lambdaform.hcl_export.schema import _Schemas
 from lambdaform.hcl_export.syntax import LITERAL, TEMPLATE, Attr, Block, HclExportError, _as_list, _traversal
 
@@ -347,7 +350,7 @@ def provider_blocks(stack_json: dict, schemas: _Schemas) -> list[Block]:
             alias = [Attr("alias", cfg["alias"])] if "alias" in cfg else []
             attrs, nested = _schema_body({k: v for k, v in cfg.items() if k != "alias"}, sblock, f"provider.{pname}")
             blocks.append(Block("provider", [pname], [*alias, *attrs, *nested]))
-    return blocks
+    return encode_documents(blocks, schemas.is_string)
 
 
 def variable_blocks(variables: list[tuple[str, dict]]) -> list[Block]:
@@ -367,9 +370,12 @@ def main_blocks(stack_json: dict, schemas: _Schemas) -> list[Block]:
         entries = [Attr(k, v) for k, v in group.items() if k != "//"]
         if entries:
             blocks.append(Block("locals", [], entries))
-    for kind in ("data", "ephemeral", "resource"):
-        for type_name, name, body in _typed_entries(stack_json.get(kind)):
-            blocks.append(_entity_block(kind, type_name, name, body, schemas))
+    entities = [
+        _entity_block(kind, type_name, name, body, schemas)
+        for kind in ("data", "ephemeral", "resource")
+        for type_name, name, body in _typed_entries(stack_json.get(kind))
+    ]
+    blocks.extend(encode_documents(entities, schemas.is_string))
     for name, body in _named_entries(stack_json.get("module")):
         blocks.append(_module_block(name, body))
     for kind in ("moved", "import", "removed"):

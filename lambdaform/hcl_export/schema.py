@@ -118,12 +118,18 @@ _BUILTIN_DATA = {
 }
 
 
+_ATTRIBUTE_REF_RE = re.compile(r"(data\.)?([a-z][a-z0-9_]*)\.[A-Za-z_][\w-]*\.([A-Za-z_]\w*)\Z")
+
+
 class _Schemas:
     """Looks up block schemas for resource, data source and provider types."""
 
     def __init__(self, schema: dict, stack_json: dict):
         self.providers: dict = schema.get("provider_schemas") or {}
         self.required = _required_providers(stack_json)
+        variables = stack_json.get("variable")  # a list of such objects is legal too; types then stay unknown
+        self.variable_types = {name: str(body.get("type", "")).strip("${} ") for name, body in variables.items()
+                               if isinstance(body, dict)} if isinstance(variables, dict) else {}
 
     def _candidates(self, local_name: str) -> list[dict]:
         fqn = self.required.get(local_name, {}).get("source") or _provider_fqn(local_name)
@@ -149,6 +155,20 @@ class _Schemas:
             f"{kind} type {type_name!r} is not in the provider schema "
             f"(schemas loaded for: {', '.join(sorted(self.providers)) or 'none'})"
         )
+
+    def is_string(self, expr: str) -> bool:
+        """Whether ``expr`` is known to be a string: ``var.x`` of type string, or a string attribute of a
+        resource or data source (``aws_iam_role.x.arn``, ``data.aws_partition.p.partition``)."""
+        found = _ATTRIBUTE_REF_RE.match(expr.strip())
+        if found is None:
+            var = re.fullmatch(r"var\.([A-Za-z_][\w-]*)", expr.strip())
+            return var is not None and self.variable_types.get(var.group(1)) == "string"
+        kind = "data" if found.group(1) else "resource"
+        try:
+            block = self.entity(kind, found.group(2), None)
+        except HclExportError:
+            return False
+        return (block.get("attributes") or {}).get(found.group(3), {}).get("type") == "string"
 
     def provider(self, local_name: str) -> dict:
         fqn = self.required.get(local_name, {}).get("source") or _provider_fqn(local_name)

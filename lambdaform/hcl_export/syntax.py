@@ -37,6 +37,14 @@ class Raw:
     text: str
 
 
+@dataclass(frozen=True)
+class Call:
+    """``name(value)``: a function call whose one argument is an HCL value, e.g. ``jsonencode({...})``."""
+
+    name: str
+    value: Any
+
+
 def _scan_string(s: str, j: int) -> int:
     """``s[j-1]`` is an opening quote inside an expression; return the index after the closing quote."""
     n = len(s)
@@ -217,6 +225,8 @@ def render_value(value: Any, ctx: str = TEMPLATE, indent: str = "", *, allow_her
     """Render one JSON value as an HCL expression. ``indent`` is the indentation of the line it starts on."""
     if isinstance(value, Raw):
         return value.text
+    if isinstance(value, Call):
+        return f"{value.name}({render_value(value.value, ctx, indent)})"
     if value is None:
         return "null"
     if isinstance(value, bool):
