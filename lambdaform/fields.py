@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # --- names AWS accepts -----------------------------------------------------------------------------
 
@@ -23,6 +23,21 @@ Region = Annotated[
     StringConstraints(pattern=REGION_PATTERN),
     Field(description="An AWS region code such as us-east-1."),
 ]
+
+def _account_id(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("must be a quoted string such as '012345678901' (YAML reads an unquoted number as an "
+                         "integer and drops leading zeros)")
+    return value
+
+
+AccountId = Annotated[
+    str,
+    BeforeValidator(_account_id),
+    StringConstraints(pattern=r"^\d{12}$"),
+    Field(description="A 12-digit AWS account id, quoted."),
+]
+"""An AWS account id: twelve digits, written as a string (leading zeros are part of it)."""
 
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 RelPath = Annotated[

@@ -22,14 +22,31 @@ from pydantic import BaseModel, ValidationError
 from lambdaform import functions_checks
 from lambdaform.errors import InputError, Problem, ServiceFileError
 from lambdaform.kinds import KINDS, CheckContext, PackageSpec, by_key, reference_pattern
+from lambdaform import names
 from lambdaform.names import physical
 from lambdaform.service import Service
 from lambdaform.triggers import TAG_PREFIX, TRIGGERS, uses
 
-__all__ = ["LoadedService", "Problem", "ServiceFileError", "load_service", "parse_yaml"]
+__all__ = ["CiStack", "LoadedService", "Problem", "ServiceFileError", "load_service", "parse_yaml"]
 
 MAX_FILE_BYTES = 1_000_000
 NOT_OVERRIDABLE = ("project", "environments")
+
+
+@dataclass(frozen=True)
+class CiStack:
+    """The stack creating one account's GitHub OIDC provider, once for every environment deploying there."""
+
+    name: str
+    """``<project>-ci``, or ``<project>-ci-<account_id>`` when the environments span several accounts."""
+    account_id: str | None
+    environments: tuple[str, ...]
+    """The environments whose CI roles trust the provider, in file order; the first one owns the stack (it
+    is among that environment's stacks, with its provider settings and state backend)."""
+
+    @property
+    def owner(self) -> str:
+        return self.environments[0]
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,37 @@ class LoadedService:
                 raise InputError(f"{self.path}: environment '{env}' is not defined "
                                  f"(defined: {', '.join(self.environments)})")
         return {env: self.environments[env] for env in chosen}
+
+    def accounts(self) -> dict[str | None, list[str]]:
+        """Account id -> its environments in file order; environments without ``account_id`` share ``None``."""
+        groups: dict[str | None, list[str]] = {}
+        for env, service in self.environments.items():
+            groups.setdefault(service.account_id, []).append(env)
+        return groups
+
+    def ci_stacks(self) -> list[CiStack]:
+        """One stack per account whose environments use GitHub OIDC and let lambdaform create the provider
+        (``ci.create_oidc_provider`` false in any of them: the provider exists already, no stack)."""
+        groups = self.accounts()
+        found = []
+        for account_id, envs in groups.items():
+            users = [env for env in envs if (ci := self.environments[env].ci) is not None and ci.mode == "github-oidc"]
+            if users and all(self.environments[env].ci.create_oidc_provider for env in users):  # type: ignore[union-attr]
+                project = self.environments[users[0]].project
+                found.append(CiStack(name=names.ci_stack(project, account_id if len(groups) > 1 else None),
+                                     account_id=account_id, environments=tuple(users)))
+        return found
+
+    def ci_stack(self, env: str) -> CiStack | None:
+        """The CI stack whose provider ``env``'s CI roles trust (created by its owner), if lambdaform makes one."""
+        return next((stack for stack in self.ci_stacks() if env in stack.environments), None)
+
+    def stack_names(self, env: str) -> list[str]:
+        """``env``'s stacks in apply order, as synth creates them (the CI stack only for its owner)."""
+        service = self.environments[env]
+        ci = self.ci_stack(env)
+        return names.stacks(service.project, env, with_registry=bool(service.image_functions),
+                            ci=ci.name if ci is not None and ci.owner == env else None)
 
     def check_context(self, env: str) -> CheckContext:
         return CheckContext(root=self.root, env=env, service=self.environments[env], base=self.base)
@@ -294,9 +342,20 @@ def _reference_checks(service: Service) -> list[Problem]:
     return problems
 
 
+def _ci_stack_checks(loaded: LoadedService) -> list[Problem]:
+    """A CI stack's name must not be an environment's own stack name (an environment called ``ci``)."""
+    problems = []
+    for stack in loaded.ci_stacks():
+        for env, service in loaded.environments.items():
+            if stack.name in names.stacks(service.project, env, with_registry=True):
+                problems.append(Problem(f"environments.{env}", f"its stacks would be named like {stack.name}, the "
+                                        "stack of the account's GitHub OIDC provider; rename the environment"))
+    return problems
+
+
 def _cross_checks(loaded: LoadedService) -> list[Problem]:
     """Rules that span fields or touch the disk: name lengths, folders and files that must exist."""
-    problems: list[Problem] = []
+    problems: list[Problem] = _ci_stack_checks(loaded)
     for env, service in loaded.environments.items():
         problems += _reference_checks(service)
         ctx = loaded.check_context(env)

@@ -5,8 +5,9 @@ name. Pure functions of strings: nothing here imports the model, the constructs 
 
 Physical names are ``<project>-<env>-<key>`` (functions, tables, buckets, queues, topics, ECR
 repositories); a trigger's rule or schedule is ``<project>-<env>-<function>-<kind>-<index>``; stacks are
-``<project>-<env>`` (the service) and ``<project>-<env>-registry`` (the ECR repositories of image
-functions, applied first). Terraform names and outputs use ``tf_name`` of the keys
+``<project>-<env>`` (the service), ``<project>-<env>-registry`` (the ECR repositories of image
+functions, applied first) and ``<project>-ci`` (the account's GitHub OIDC provider, shared by the
+environments of one account; ``<project>-ci-<account_id>`` per account when they span several). Terraform names and outputs use ``tf_name`` of the keys
 (``-`` becomes ``_``).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 
 REGISTRY_SUFFIX = "registry"
+CI_SUFFIX = "ci"
 
 
 def physical(project: str, env: str, key: str) -> str:
@@ -42,9 +44,17 @@ def registry_stack(project: str, env: str) -> str:
     return f"{service_stack(project, env)}-{REGISTRY_SUFFIX}"
 
 
-def stacks(project: str, env: str, *, with_registry: bool) -> list[str]:
-    """One environment's stacks in apply order (registry first, when there are image functions)."""
-    return [*([registry_stack(project, env)] if with_registry else []), service_stack(project, env)]
+def ci_stack(project: str, account_id: str | None = None) -> str:
+    """The stack holding one account's GitHub OIDC provider: ``<project>-ci``, or ``<project>-ci-<account_id>``
+    when the environments span several accounts (``account_id`` given)."""
+    return f"{project}-{CI_SUFFIX}" + (f"-{account_id}" if account_id else "")
+
+
+def stacks(project: str, env: str, *, with_registry: bool, ci: str | None = None) -> list[str]:
+    """One environment's stacks in apply order: the account's CI stack ``ci`` (given only to the environment
+    that owns it), the registry (when there are image functions), the service."""
+    return [*([ci] if ci else []), *([registry_stack(project, env)] if with_registry else []),
+            service_stack(project, env)]
 
 
 def is_registry_stack(stack: str) -> bool:

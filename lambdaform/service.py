@@ -26,6 +26,7 @@ from lambdaform.fields import (  # noqa: F401  (re-exported for sections and tes
     RESERVED_ENV_VARS,
     RetentionDays,
     ZIP_RUNTIMES,
+    AccountId,
     Arn,
     EnvVarName,
     Name,
@@ -424,7 +425,9 @@ class CiIdentity(Strict):
     repository_owner_id: int | None = Field(default=None, ge=1, description="Numeric owner id (immutable sub form).")
     repository_id: int | None = Field(default=None, ge=1, description="Numeric repository id (immutable sub form).")
     create_oidc_provider: bool = Field(
-        default=True, description="Create the account's GitHub OIDC provider; false reuses an existing one."
+        default=True,
+        description="Create the account's GitHub OIDC provider, once per account, in the <project>-ci stack of the "
+        "account's first environment; false (in any environment of the account) reuses one that exists already.",
     )
     lambdaform_requirement: str | None = Field(
         default=None, min_length=1, max_length=512, pattern=r"^[^\s]+$",
@@ -473,6 +476,12 @@ class _ServiceBase(Strict):
 
     project: Name
     region: Region = "us-east-1"
+    account_id: AccountId | None = Field(
+        default=None,
+        description="The AWS account this environment deploys to: terraform refuses other credentials "
+        "(allowed_account_ids), and environments are grouped by it for the account-wide GitHub OIDC provider. "
+        "Unset: every environment without one is taken to share one account.",
+    )
     description: str = ""
     tags: dict[str, Annotated[str, StringConstraints(max_length=256)]] = Field(default_factory=dict)
     environments: dict[Name, dict | None] = Field(

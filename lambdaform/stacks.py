@@ -2,10 +2,14 @@
 
 Per environment:
 
+* ``<project>-ci`` (only in the stacks of the first environment of an account whose CI uses GitHub OIDC):
+  the account's GitHub OIDC provider, created once for every environment deploying to that account;
+  ``<project>-ci-<account_id>`` per account when the environments span several. Applied first.
 * ``<project>-<env>-registry`` (only with container-image functions): the ECR repositories. Applied
   first, so an image can be pushed before any function refers to it - no ``-target`` needed.
 * ``<project>-<env>``: functions, log groups, roles, URLs, CI identity and the blueprint resources. Each
-  image function's tag is a stack variable (``<function>_image_tag``, default ``latest``).
+  image function's tag is a stack variable (``<function>_image_tag``, default ``latest``). CI roles look
+  the OIDC provider up by URL: the ci stack (or whoever else) created it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from lambdaform.constructs.sqs_queue import Queue, QueueProps
 from lambdaform.constructs.artifacts import ArtifactBucket, ArtifactBucketProps, ZipLocation
 from lambdaform.constructs.ci_identity import CiIdentity, CiIdentityProps
 from lambdaform.constructs.ecr import Ecr, EcrProps
+from lambdaform.constructs.github_oidc_provider import GithubOidcProvider
 from lambdaform.constructs.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
 from lambdaform.constructs.function_url import CorsProps, FunctionUrl, FunctionUrlProps
 from lambdaform.constructs.kms_key import ServiceKey, ServiceKeyProps
@@ -71,15 +76,19 @@ class StackContext:
     """Final folder of this stack's synthesized output (for relative state paths)."""
 
 
-def stack_names(service: Service, env: str) -> list[str]:
-    """Stacks of one environment in apply order."""
-    return names.stacks(service.project, env, with_registry=bool(service.image_functions))
+def stack_names(service: Service, env: str, ci_stack: str | None = None) -> list[str]:
+    """Stacks of one environment in apply order; ``ci_stack``: the account's CI stack, when this environment
+    owns it (:meth:`lambdaform.loader.LoadedService.ci_stack`)."""
+    return names.stacks(service.project, env, with_registry=bool(service.image_functions), ci=ci_stack)
 
 
 def _provider(stack: TerraformStack, service: Service, env: str) -> None:
+    """The AWS provider: the environment's region and tags; with ``account_id``, credentials of any other
+    account fail before terraform reads or changes anything."""
     tags = {"lambdaform:project": service.project, "lambdaform:environment": env,
             **{k: escape_literal(v) for k, v in service.tags.items()}}
-    AwsProvider(stack, "aws", region=service.region, default_tags=[AwsProviderDefaultTags(tags=tags)])
+    AwsProvider(stack, "aws", region=service.region, default_tags=[AwsProviderDefaultTags(tags=tags)],
+                allowed_account_ids=[service.account_id] if service.account_id else None)
 
 
 def _backend(stack: TerraformStack, name: str, service: Service, ctx: StackContext) -> None:
@@ -126,6 +135,20 @@ class RegistryStack(TerraformStack):
                     f"ECR repository URL for function '{key}' (docker push target)")
             _output(self, output_name(key, "ecr_repository_name"), ecr.repository_name,
                     f"ECR repository name for function '{key}'")
+
+
+class CiStack(TerraformStack):
+    """The account's GitHub OIDC provider, shared by every environment deploying to the account. It belongs
+    to the account's first environment (its provider settings and state backend); destroying that
+    environment keeps it while others use it."""
+
+    def __init__(self, scope: Construct, name: str, service: Service, ctx: StackContext):
+        super().__init__(scope, name)
+        _provider(self, service, ctx.env)
+        _backend(self, name, service, ctx)
+        provider = GithubOidcProvider(self, "github_oidc")
+        _output(self, "github_oidc_provider_arn", provider.arn,
+                "ARN of the account's GitHub Actions OIDC provider (the CI roles of every environment trust it)")
 
 
 class ServiceStack(TerraformStack):
@@ -429,7 +452,7 @@ class ServiceStack(TerraformStack):
             github_environments=tuple(ci.github_environments),
             repository_owner_id=ci.repository_owner_id,
             repository_id=ci.repository_id,
-            create_oidc_provider=ci.create_oidc_provider,
+            create_oidc_provider=False,  # the account's ci stack creates it (or it exists already)
             ecr_repository_arns=tuple(repositories),
             function_arns=tuple(fn.function_arn for fn in self.functions.values()),
             terraform_roles=ci.terraform_roles,
@@ -450,12 +473,15 @@ class ServiceStack(TerraformStack):
 
 
 def build_app(app: App, service: Service, env: str, service_root: Path, out_dir: Path,
-              packages: dict[str, ZipPackage]) -> list[TerraformStack]:
-    """Add one environment's stacks to ``app``; ``out_dir`` is the final synth folder."""
+              packages: dict[str, ZipPackage], ci_stack: str | None = None) -> list[TerraformStack]:
+    """Add one environment's stacks to ``app``; ``out_dir`` is the final synth folder, ``ci_stack`` the
+    account's CI stack when this environment owns it."""
     stacks: list[TerraformStack] = []
-    for name in stack_names(service, env):
+    for name in stack_names(service, env, ci_stack):
         ctx = StackContext(env=env, service_root=service_root, stack_dir=out_dir / "stacks" / name)
-        if names.is_registry_stack(name):
+        if name == ci_stack:
+            stacks.append(CiStack(app, name, service, ctx))
+        elif names.is_registry_stack(name):
             stacks.append(RegistryStack(app, service, ctx))
         else:
             stacks.append(ServiceStack(app, service, ctx, packages))

@@ -338,7 +338,9 @@ def synthesize(
                                 via_s3=needs_s3_upload(pkg))
                 for (e, key), pkg in packages.items() if e == env
             }
-            stacks = build_app(app, service, env, loaded.root, final_out, refs)
+            ci = loaded.ci_stack(env)
+            stacks = build_app(app, service, env, loaded.root, final_out, refs,
+                               ci_stack=ci.name if ci is not None and ci.owner == env else None)
             result.stacks[env] = [s.node.id for s in stacks]
         interrupts.check()
         progress("synthesizing Terraform JSON")

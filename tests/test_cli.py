@@ -91,7 +91,8 @@ def test_list_shows_resources_per_stack():
     result = runner.invoke(app, ["list", str(ROOT / "service.yaml"), "--env", "dev", "--json", "-q"])
     assert result.exit_code == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert list(listing) == ["nl2sql-agent-dev-registry", "nl2sql-agent-dev"]
+    assert list(listing) == ["nl2sql-agent-ci", "nl2sql-agent-dev-registry", "nl2sql-agent-dev"]
+    assert listing["nl2sql-agent-ci"] == ["aws_iam_openid_connect_provider.github_oidc"]
     assert "aws_ecr_repository.api_ecr" in listing["nl2sql-agent-dev-registry"]
     assert "aws_lambda_function.api_function" in listing["nl2sql-agent-dev"]
     assert "data.aws_ecr_image.api_image" in listing["nl2sql-agent-dev"]

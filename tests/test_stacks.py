@@ -98,13 +98,13 @@ def test_execution_role_trusts_lambda_and_writes_only_its_own_logs(nl2sql):
 
 
 def test_github_oidc_trust_is_pinned_to_audience_repository_and_branch(nl2sql):
-    doc = stack_json(nl2sql, "nl2sql-agent-dev")
-    provider = only(doc, "aws_iam_openid_connect_provider")
+    provider = only(stack_json(nl2sql, "nl2sql-agent-ci"), "aws_iam_openid_connect_provider")
     assert provider["url"] == "https://token.actions.githubusercontent.com"
     assert provider["client_id_list"] == ["sts.amazonaws.com"]
+    doc = stack_json(nl2sql, "nl2sql-agent-dev")
     trust = policy_of(resources(doc, "aws_iam_role")["ci_deploy_role"], "assume_role_policy")["Statement"][0]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert trust["Principal"] == {"Federated": "${aws_iam_openid_connect_provider.ci_github_oidc.arn}"}
+    assert trust["Principal"] == {"Federated": "${data.aws_iam_openid_connect_provider.ci_github_oidc.arn}"}
     assert trust["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": ["repo:example-org/nl2sql-agent:ref:refs/heads/main"],
@@ -172,6 +172,93 @@ def test_the_repository_service_keeps_its_state_in_s3(nl2sql):
     assert backend["key"].startswith("nl2sql-agent/") and backend["encrypt"] is True
 
 
+def oidc_providers(out, stack: str) -> tuple[dict, dict]:
+    """(resources, data sources) of type aws_iam_openid_connect_provider in one stack."""
+    doc = stack_json(out, stack)
+    return resources(doc, "aws_iam_openid_connect_provider"), doc.get("data", {}).get("aws_iam_openid_connect_provider", {})
+
+
+def test_environments_of_one_account_share_one_oidc_provider_in_the_ci_stack(nl2sql):
+    """service.yaml: dev and prod, no account_id (one account), github-oidc: the provider is created once."""
+    created, _ = oidc_providers(nl2sql, "nl2sql-agent-ci")
+    assert list(created) == ["github_oidc"]
+    ci = stack_json(nl2sql, "nl2sql-agent-ci")
+    assert ci["output"]["github_oidc_provider_arn"]["value"] == "${aws_iam_openid_connect_provider.github_oidc.arn}"
+    assert ci["terraform"]["backend"]["local"]["path"].endswith("/.lambdaform/state/nl2sql-agent-ci.tfstate")
+    assert set(ci["resource"]) == {"aws_iam_openid_connect_provider"}, "the ci stack holds the provider only"
+    for stack in ("nl2sql-agent-dev", "nl2sql-agent-prod"):
+        created, looked_up = oidc_providers(nl2sql, stack)
+        assert created == {}, f"{stack} must not create the account's provider"
+        assert [d["url"] for d in looked_up.values()] == ["https://token.actions.githubusercontent.com"]
+    manifest = json.loads((nl2sql / "manifest.json").read_text())["stacks"]
+    assert sorted(manifest) == ["nl2sql-agent-ci", "nl2sql-agent-dev", "nl2sql-agent-dev-registry",
+                                "nl2sql-agent-prod", "nl2sql-agent-prod-registry"]
+
+
+TWO_ACCOUNTS = """
+project: accts
+account_id: '111111111111'
+environments:
+  dev: {}
+  staging: {}
+  prod: {account_id: '222222222222'}
+state: {backend: s3, bucket: my-state-bucket}
+ci: {repository: acme/api}
+functions:
+  hello: {runtime: provided.al2023, source: handlers/vela_runtime, handler: app.velac}
+"""
+
+
+@pytest.fixture(scope="module")
+def two_accounts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("two-accounts")
+    out = folder / "out"
+    return synth_file(write_service(folder / "svc", TWO_ACCOUNTS), out), out
+
+
+def test_environments_in_two_accounts_get_one_ci_stack_each_owned_by_the_first_environment(two_accounts):
+    result, out = two_accounts
+    assert result.stacks == {"dev": ["accts-ci-111111111111", "accts-dev"], "staging": ["accts-staging"],
+                             "prod": ["accts-ci-222222222222", "accts-prod"]}
+    for ci, account, owner in (("accts-ci-111111111111", "111111111111", "dev"),
+                               ("accts-ci-222222222222", "222222222222", "prod")):
+        doc = stack_json(out, ci)
+        assert list(resources(doc, "aws_iam_openid_connect_provider")) == ["github_oidc"]
+        provider = doc["provider"]["aws"][0]
+        assert provider["allowed_account_ids"] == [account]
+        assert provider["default_tags"][0]["tags"]["lambdaform:environment"] == owner
+        assert doc["terraform"]["backend"]["s3"]["key"] == f"lambdaform/{ci}.tfstate"
+    for env, account in (("dev", "111111111111"), ("staging", "111111111111"), ("prod", "222222222222")):
+        created, looked_up = oidc_providers(out, f"accts-{env}")
+        assert created == {} and len(looked_up) == 1
+        assert stack_json(out, f"accts-{env}")["provider"]["aws"][0]["allowed_account_ids"] == [account]
+
+
+def test_stack_names_before_synth_match_what_synth_creates(two_accounts):
+    from lambdaform.loader import load_service
+
+    result, out = two_accounts
+    loaded = load_service(out.parent / "svc" / "service.yaml")
+    assert {env: loaded.stack_names(env) for env in loaded.environments} == result.stacks
+
+
+def test_an_existing_provider_in_any_environment_of_the_account_means_no_ci_stack(tmp_path):
+    service = write_service(tmp_path / "svc", """
+project: reuse
+environments: {dev: {}, prod: {ci: {create_oidc_provider: false}}}
+ci: {repository: acme/api}
+functions:
+  hello: {runtime: provided.al2023, source: handlers/vela_runtime, handler: app.velac}
+""")
+    out = tmp_path / "out"
+    result = synth_file(service, out)
+    assert result.stacks == {"dev": ["reuse-dev"], "prod": ["reuse-prod"]}
+    for env in ("dev", "prod"):
+        created, looked_up = oidc_providers(out, f"reuse-{env}")
+        assert created == {} and len(looked_up) == 1
+        assert "allowed_account_ids" not in stack_json(out, f"reuse-{env}")["provider"]["aws"][0]
+
+
 def test_iam_user_mode_marks_the_secret_sensitive_and_s3_backend_locks(tmp_path):
     service = write_service(tmp_path / "svc", """
 project: parity
@@ -184,6 +271,7 @@ functions:
     out = tmp_path / "out"
     synth_file(service, out)
     doc = stack_json(out, "parity-dev")
+    assert not (out / "stacks" / "parity-ci").exists(), "an IAM user needs no OIDC provider"
     assert doc["output"]["ci_secret_access_key"]["sensitive"] is True
     assert "sensitive" not in doc["output"]["ci_access_key_id"]
     assert only(doc, "aws_iam_user")["name"] == "parity-dev-github-actions"

@@ -215,4 +215,5 @@ def test_npx_cdktf_synth_gives_the_same_result_through_cdktf_json(tmp_path):
     synth_file(ROOT / "service.yaml", tmp_path / "via-main")
     assert tree_digest(tmp_path / "via-cdktf" / "stacks") == tree_digest(tmp_path / "via-main" / "stacks")
     assert json.loads((tmp_path / "via-cdktf" / "manifest.json").read_text())["stacks"].keys() == {
-        "nl2sql-agent-dev", "nl2sql-agent-dev-registry", "nl2sql-agent-prod", "nl2sql-agent-prod-registry"}
+        "nl2sql-agent-ci", "nl2sql-agent-dev", "nl2sql-agent-dev-registry", "nl2sql-agent-prod",
+        "nl2sql-agent-prod-registry"}

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAwsIamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_access_key import IamAccessKey
-from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -30,10 +29,7 @@ from cdktf_cdktf_provider_aws.iam_user_policy import IamUserPolicy
 from constructs import Construct
 
 from lambdaform.constructs._iam import named, policy, statement
-
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
-GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
+from lambdaform.constructs.github_oidc_provider import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, GithubOidcProvider
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,8 @@ class CiIdentityProps:
     repository_owner_id: int | None = None
     repository_id: int | None = None
     create_oidc_provider: bool = True
-    """An account holds one provider per URL: set False where another stack already created it."""
+    """Create the provider here (standalone use). An account holds one provider per URL: set False where
+    another stack creates it (lambdaform's ``<project>-ci`` stack) or it exists already; it is then looked up."""
     ecr_repository_arns: tuple[str, ...] = ()
     function_arns: tuple[str, ...] = ()
     terraform_roles: bool = False
@@ -120,11 +117,7 @@ class CiIdentity(Construct):
         if not props.repository:
             raise ValueError("repository (owner/name) is required for github-oidc")
         if props.create_oidc_provider:
-            provider_arn = named(
-                IamOpenidConnectProvider(self, "oidc", url=GITHUB_OIDC_URL, client_id_list=["sts.amazonaws.com"],
-                                         thumbprint_list=list(GITHUB_THUMBPRINTS)),
-                id, "github_oidc",
-            ).arn
+            provider_arn = GithubOidcProvider(self, f"{id}_github_oidc").arn
         else:
             provider_arn = named(DataAwsIamOpenidConnectProvider(self, "oidc", url=GITHUB_OIDC_URL), id, "github_oidc").arn
 
