@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -28,14 +29,15 @@ def _account_id(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError("must be a quoted string such as '012345678901' (YAML reads an unquoted number as an "
                          "integer and drops leading zeros)")
+    if isinstance(value, str) and not re.fullmatch(r"\d{12}", value.strip()):
+        raise ValueError(f"must be a 12-digit AWS account id (got {value!r})")
     return value
 
 
 AccountId = Annotated[
     str,
     BeforeValidator(_account_id),
-    StringConstraints(pattern=r"^\d{12}$"),
-    Field(description="A 12-digit AWS account id, quoted."),
+    Field(description="A 12-digit AWS account id, quoted.", json_schema_extra={"pattern": r"^\d{12}$"}),
 ]
 """An AWS account id: twelve digits, written as a string (leading zeros are part of it)."""
 
