@@ -7,7 +7,7 @@
     lambdaform init     DIR [--blueprint nl2sql-agent]
     lambdaform plan     [SERVICE_FILE] --env dev [--detailed-exitcode]
     lambdaform deploy   [SERVICE_FILE] --env dev [--yes] [--json]
-    lambdaform destroy  [SERVICE_FILE] --env dev [--yes]
+    lambdaform destroy  [SERVICE_FILE] --env dev [--yes] [--delete-images]
     lambdaform invoke   FUNCTION [SERVICE_FILE] [--event event.json] [--env dev]
 
 Exit codes: 0 success, 1 an external tool (terraform) failed, 2 invalid input. In this repository
@@ -335,19 +335,27 @@ def destroy(
     endpoint: Endpoint = None,
     var: Var = None,
     stack: Stack = None,
+    delete_images: Annotated[bool, typer.Option(
+        "--delete-images", help="Delete the images in ENV's ECR repositories first (a repository that holds "
+        "images cannot be destroyed unless registry.force_delete is set).")] = False,
     yes: Yes = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Destroy ENV's stacks in reverse order."""
+    """Destroy ENV's stacks in reverse order. The account's CI stack (GitHub OIDC provider) is kept while
+    other environments use it; --stack NAME destroys it."""
     from lambdaform import commands
 
     output = Output(quiet=quiet)
     with handled(output, debug):
-        destroyed = commands.destroy(service_file, _options(env, out, endpoint, verbose, var, stack), output,
-                                     _confirmer(yes))
-        typer.echo(f"destroyed {env}: {', '.join(destroyed)}")
+        result = commands.destroy(service_file, _options(env, out, endpoint, verbose, var, stack), output,
+                                  _confirmer(yes), delete_images=delete_images)
+        deleted = f" (after deleting {result.images_deleted} image{'' if result.images_deleted == 1 else 's'})" \
+            if result.images_deleted else ""
+        typer.echo(f"destroyed {env}: {', '.join(result.destroyed) or 'nothing'}{deleted}")
+        for note in result.notes:
+            typer.echo(note)
 
 
 @app.command()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdaform import synth
 from lambdaform.console import Output
-from lambdaform.deploy import DeployResult, Deployment, RunOptions
+from lambdaform.deploy import DeployResult, Deployment, DestroyResult, RunOptions
 from lambdaform.errors import InputError, ToolError
 from lambdaform.kinds import reference_pattern
 from lambdaform.loader import LoadedService, load_service
@@ -288,13 +288,37 @@ def rollback(service_file: Path, options: RunOptions, function: str, output: Out
     return deployment.rollback(function)
 
 
-def destroy(service_file: Path, options: RunOptions, output: Output, confirm: Confirm) -> list[str]:
-    """Destroy every stack in reverse order; the destroyed stacks, in that order."""
+def destroy(service_file: Path, options: RunOptions, output: Output, confirm: Confirm, *,
+            delete_images: bool = False) -> DestroyResult:
+    """Destroy every stack in reverse order (a CI stack other environments use is kept).
+
+    ECR repositories that still hold images cannot be deleted: unless ``registry.force_delete`` is set (then
+    terraform deletes the images with them), refuse before anything is touched, or with ``delete_images``
+    delete the images before the registry stack is destroyed."""
     deployment = prepare(service_file, options, output)
-    confirm("destroy", options.env)
+    held = deployment.held_images()
+    count = sum(len(images) for images in held.values())
+    force_delete = deployment.service.registry.force_delete
+    if held and not (force_delete or delete_images):
+        listed = ", ".join(f"{repository} ({_images(len(images))})" for repository, images in held.items())
+        raise InputError(
+            f"ECR repositor{'y' if len(held) == 1 else 'ies'} {listed} still hold{'s' if len(held) == 1 else ''} "
+            f"images, and terraform cannot delete a repository that is not empty; nothing was destroyed. Pass "
+            f"--delete-images to delete them first, or set registry.force_delete: true in {service_file} to let "
+            "terraform delete them with the repository")
+    if held and delete_images:
+        confirm(f"delete {_images(count)} from {', '.join(held)} and destroy", options.env)
+    else:
+        confirm("destroy", options.env)
     deployment.synthesize()
-    deployment.destroy()
-    return list(reversed(deployment.stacks))
+    result = deployment.destroy(delete_images=held if delete_images else None)
+    if held and not delete_images:
+        result.notes.append(f"terraform deleted {_images(count)} with the ECR repositories (registry.force_delete)")
+    return result
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"
 
 
 # -- hcl / workflows / appspec / emulator -----------------------------------------------------------------

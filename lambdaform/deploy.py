@@ -1,6 +1,7 @@
 """plan / deploy / destroy: synthesize one environment, then drive Terraform stack by stack.
 
-Stacks run in dependency order (registry before service; destroy in reverse). Terraform's working data
+Stacks run in dependency order (the account's CI stack, registry, service; destroy in reverse, keeping a CI
+stack other environments of the account still use). Terraform's working data
 lives outside the synth folder (``.lambdaform/tf/<stack>`` beside the service file), so re-synthesizing
 does not force a fresh ``init``. ``--endpoint`` (or ``$LAMBDAFORM_ENDPOINT``) points every AWS service the
 stacks use, and an S3 state backend, at an emulator such as moto or LocalStack: an override file and a
@@ -79,6 +80,17 @@ class DeployResult:
             "outputs": self.outputs,
             "rollouts": self.rollouts,
         }
+
+
+@dataclass
+class DestroyResult:
+    env: str
+    destroyed: list[str]
+    """The destroyed stacks, in the order they were destroyed."""
+    images_deleted: int = 0
+    """Images lambdaform deleted from the ECR repositories first (``--delete-images``)."""
+    notes: list[str] = field(default_factory=list)
+    """One line each: a CI stack kept for other environments, images terraform deleted (force_delete)."""
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, str]:
@@ -187,6 +199,8 @@ class Deployment:
         self.tf: Terraform = terraform(self.home)
         self.stacks: list[str] = []
         self.out_dir: Path | None = None
+        self.ci = loaded.ci_stack(options.env)
+        """The account's CI stack whose provider this environment's CI roles trust (None: no such stack)."""
 
     # -- preparation --------------------------------------------------------------------------------
 
@@ -201,8 +215,9 @@ class Deployment:
     def _chosen(self, stacks: list[str]) -> list[str]:
         if not self.options.stacks:
             return stacks
+        ci = self.ci.name if self.ci is not None else None
         shorthand = {"registry": [s for s in stacks if names.is_registry_stack(s)],
-                     "service": [s for s in stacks if not names.is_registry_stack(s)]}
+                     "service": [s for s in stacks if not names.is_registry_stack(s) and s != ci]}
         chosen: list[str] = []
         for wanted in self.options.stacks:
             matches = shorthand.get(wanted, [wanted] if wanted in stacks else [])
@@ -388,11 +403,91 @@ class Deployment:
         self.init(stack)
         self._run(stack, ["destroy", "-input=false", "-no-color", "-auto-approve", *self._vars(stack)])
 
-    def destroy(self) -> None:
+    def planned(self) -> list[str]:
+        """The stacks this run acts on, known before synthesizing."""
+        return self._chosen(self.loaded.stack_names(self.options.env))
+
+    def held_images(self) -> dict[str, list[dict[str, str]]]:
+        """ECR repository -> ``{"imageDigest": ...}`` of each image it holds, for the repositories this run's
+        registry stack would destroy (a repository that does not exist holds none)."""
+        if not any(names.is_registry_stack(stack) for stack in self.planned()):
+            return {}
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        ecr = self._aws("ecr")
+        held: dict[str, list[dict[str, str]]] = {}
+        for key in self.service.image_functions:
+            repository = names.physical(self.service.project, self.options.env, key)
+            try:
+                pages = ecr.get_paginator("list_images").paginate(repositoryName=repository)
+                digests = dict.fromkeys(image["imageDigest"] for page in pages for image in page["imageIds"])
+            except ecr.exceptions.RepositoryNotFoundException:
+                continue
+            except (BotoCoreError, ClientError) as exc:
+                raise ToolError(f"could not list the images of ECR repository {repository}: {exc}") from None
+            if digests:
+                held[repository] = [{"imageDigest": digest} for digest in digests]
+        return held
+
+    def delete_images(self, held: Mapping[str, list[dict[str, str]]], step: Any = None) -> int:
+        """Delete ``held`` (from :meth:`held_images`) with BatchDeleteImage; the number of images deleted."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        ecr = self._aws("ecr")
+        deleted = 0
+        for repository, images in held.items():
+            if step is not None:
+                step(f"{repository}: delete {len(images)} image(s)")
+            for start in range(0, len(images), 100):  # BatchDeleteImage takes at most 100 ids
+                batch = images[start:start + 100]
+                try:
+                    answer = ecr.batch_delete_image(repositoryName=repository, imageIds=batch)
+                except (BotoCoreError, ClientError) as exc:
+                    raise ToolError(f"could not delete the images of ECR repository {repository}: {exc}") from None
+                if answer.get("failures"):
+                    failure = answer["failures"][0]
+                    raise ToolError(f"could not delete image {failure['imageId'].get('imageDigest')} of ECR "
+                                    f"repository {repository}: {failure.get('failureReason')}")
+                deleted += len(batch)  # the answer lists one id per tag: count what was asked
+        return deleted
+
+    def kept_ci_stack(self) -> str | None:
+        """The account's CI stack when destroying all of this environment would remove a provider other
+        environments still trust: it is kept then (``--stack <name>`` destroys it)."""
+        if self.ci is None or self.options.stacks or self.ci.name not in self.stacks:
+            return None
+        return self.ci.name if len(self.ci.environments) > 1 else None
+
+    def destroy(self, delete_images: Mapping[str, list[dict[str, str]]] | None = None) -> DestroyResult:
+        """Destroy the stacks in reverse order, keeping :meth:`kept_ci_stack`. ``delete_images`` (from
+        :meth:`held_images`) are deleted just before the registry stack: the service stack reads its image
+        until it is destroyed itself."""
+        kept = self.kept_ci_stack()
+        result = DestroyResult(env=self.options.env, destroyed=[])
         with self.output.progress(f"destroy {self.options.env}") as step:
             for stack in reversed(self.stacks):
+                if stack == kept:
+                    continue
+                if delete_images and names.is_registry_stack(stack):
+                    result.images_deleted += self.delete_images(delete_images, step)
                 step(f"{stack}: destroy")
                 self.destroy_stack(stack)
+                result.destroyed.append(stack)
+        if kept is not None:
+            assert self.ci is not None
+            others = [env for env in self.ci.environments if env != self.options.env]
+            account = f"account {self.ci.account_id}" if self.ci.account_id else "the account"
+            result.notes.append(
+                f"kept {kept}: the GitHub OIDC provider of {account}, also used by {', '.join(others)}; "
+                f"remove it with: lambdaform destroy {self._file_argument()}--env {self.options.env} --stack {kept}")
+        return result
+
+    def _file_argument(self) -> str:
+        """The service file as a command line names it (nothing for ./service.yaml, the default)."""
+        path = os.path.relpath(self.loaded.path)
+        if path.startswith(".."):
+            path = str(self.loaded.path)
+        return "" if path == "service.yaml" else f"{path} "
 
     def outputs(self, stack: str) -> dict[str, dict[str, Any]]:
         proc = self._run(stack, ["output", "-json", "-no-color"])
