@@ -184,7 +184,9 @@ def test_environments_of_one_account_share_one_oidc_provider_in_the_ci_stack(nl2
     assert list(created) == ["github_oidc"]
     ci = stack_json(nl2sql, "nl2sql-agent-ci")
     assert ci["output"]["github_oidc_provider_arn"]["value"] == "${aws_iam_openid_connect_provider.github_oidc.arn}"
-    assert ci["terraform"]["backend"]["local"]["path"].endswith("/.lambdaform/state/nl2sql-agent-ci.tfstate")
+    dev_backend = json.dumps(stack_json(nl2sql, "nl2sql-agent-dev")["terraform"]["backend"])
+    assert json.dumps(ci["terraform"]["backend"]) == dev_backend.replace("nl2sql-agent-dev.tfstate", "nl2sql-agent-ci.tfstate"), \
+        "the ci stack uses the service's state backend, with a state key of its own"
     assert set(ci["resource"]) == {"aws_iam_openid_connect_provider"}, "the ci stack holds the provider only"
     for stack in ("nl2sql-agent-dev", "nl2sql-agent-prod"):
         created, looked_up = oidc_providers(nl2sql, stack)
