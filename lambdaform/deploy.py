@@ -326,8 +326,8 @@ class Deployment:
         may not exist either): planning or applying that stack would fail on its image data source."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if names.is_registry_stack(stack) or not self.service.image_functions:
-            return []
+        if stack != names.service_stack(self.service.project, self.options.env) or not self.service.image_functions:
+            return []  # only the service stack reads images (not the registry, not the account's ci stack)
         ecr, missing = self._aws("ecr"), []
         for key in self.service.image_functions:
             repository = names.physical(self.service.project, self.options.env, key)
