@@ -41,6 +41,7 @@ from lambdaform.constructs._iam import named, policy, statement
 from lambdaform.constructs.sqs_queue import Queue, QueueProps
 from lambdaform.constructs.artifacts import ArtifactBucket, ArtifactBucketProps, ZipLocation
 from lambdaform.constructs.ci_identity import CiIdentity, CiIdentityProps
+from lambdaform.constructs.github_oidc_provider import provider_arn
 from lambdaform.constructs.ecr import Ecr, EcrProps
 from lambdaform.constructs.github_oidc_provider import GithubOidcProvider
 from lambdaform.constructs.function import Function, FunctionProps, ImageCode, VpcPlacement, ZipCode
@@ -444,6 +445,7 @@ class ServiceStack(TerraformStack):
     def _ci(self, service: Service, repositories: list[str]) -> None:
         ci = service.ci
         assert ci is not None
+        caller, partition = self.account()
         identity = CiIdentity(self, "ci", CiIdentityProps(
             name_prefix=f"{service.project}-{self.env}",
             mode=ci.mode,
@@ -453,6 +455,7 @@ class ServiceStack(TerraformStack):
             repository_owner_id=ci.repository_owner_id,
             repository_id=ci.repository_id,
             create_oidc_provider=False,  # the account's ci stack creates it (or it exists already)
+            oidc_provider_arn=provider_arn(partition.partition, caller.account_id),
             ecr_repository_arns=tuple(repositories),
             function_arns=tuple(fn.function_arn for fn in self.functions.values()),
             terraform_roles=ci.terraform_roles,

@@ -4,7 +4,8 @@ fresh copy of the repository (CI jobs share no workspace), and only the S3 state
 1. pull request: the registry plans, the service stack "waits for the first image" (no failed plan);
 2. push: ``deploy --stack registry``, push the image tagged with the commit, ``deploy --var api_image_tag``;
    a deploy before the image is pushed stops with what to do instead of terraform's data-source error;
-3. a later plan is clean; 4. destroy leaves nothing, in ECR, Lambda or the state bucket.
+3. a later plan is clean; 4. destroy leaves nothing of dev in ECR, Lambda or the state bucket (the
+   account's ci stack, which prod trusts too, stays).
 
 Harness: moto's ECR gets a placeholder manifest where CI runs ``docker buildx build --push`` (see
 tests/test_emulator.py for that and the other moto gaps).
@@ -75,17 +76,20 @@ def test_an_image_service_goes_from_an_empty_account_to_deployed_and_back(reposi
     code, text = job(repository, tmp_path, moto_endpoint, "replan").plan(detailed_exitcode=True)
     assert code == 0, text
 
-    # 4. destroy: the service stack while its image exists (its data source reads it), then the registry
-    # once emptied (a repository holding images refuses deletion)
+    # 4. destroy, as `destroy --delete-images` runs it: the images go just before the registry stack (the
+    # service stack reads its image until destroyed); the account's ci stack stays (prod trusts it too)
     destroy = job(repository, tmp_path, moto_endpoint, "destroy")
-    destroy.destroy_stack("nl2sql-agent-dev")
-    ecr.batch_delete_image(repositoryName="nl2sql-agent-dev-api",
-                           imageIds=ecr.list_images(repositoryName="nl2sql-agent-dev-api")["imageIds"])
-    destroy.destroy_stack("nl2sql-agent-dev-registry")
+    held = destroy.held_images()
+    assert list(held) == ["nl2sql-agent-dev-api"]
+    result = destroy.destroy(delete_images=held)
+    assert result.images_deleted == 1 and "nl2sql-agent-ci" not in result.destroyed
     assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("nl2sql-agent-dev-")]
     assert not [r for r in ecr.describe_repositories()["repositories"] if r["repositoryName"].startswith("nl2sql-agent-dev-")]
-    states = client("s3", moto_endpoint).list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    assert states, "state lives in the bucket, not in any job's workspace"
-    for state in states:
-        body = client("s3", moto_endpoint).get_object(Bucket=BUCKET, Key=state["Key"])["Body"].read()
-        assert b'"resources": []' in body, state["Key"]
+    s3 = client("s3", moto_endpoint)
+    states = {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+              for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    assert {key.rsplit("/", 1)[-1] for key in states} == {
+        "nl2sql-agent-ci.tfstate", "nl2sql-agent-dev-registry.tfstate", "nl2sql-agent-dev.tfstate"}, \
+        "state lives in the bucket, not in any job's workspace"
+    for key, body in states.items():
+        assert (b'"resources": []' in body) != key.endswith("nl2sql-agent-ci.tfstate"), key

@@ -104,7 +104,10 @@ def test_github_oidc_trust_is_pinned_to_audience_repository_and_branch(nl2sql):
     doc = stack_json(nl2sql, "nl2sql-agent-dev")
     trust = policy_of(resources(doc, "aws_iam_role")["ci_deploy_role"], "assume_role_policy")["Statement"][0]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert trust["Principal"] == {"Federated": "${data.aws_iam_openid_connect_provider.ci_github_oidc.arn}"}
+    # named by its ARN, not looked up: a pull request's plan works before the ci stack's first apply
+    assert trust["Principal"] == {"Federated": "arn:${data.aws_partition.current.partition}:iam::"
+                                                "${data.aws_caller_identity.current.account_id}:oidc-provider/"
+                                                "token.actions.githubusercontent.com"}
     assert trust["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": ["repo:example-org/nl2sql-agent:ref:refs/heads/main"],
@@ -191,7 +194,7 @@ def test_environments_of_one_account_share_one_oidc_provider_in_the_ci_stack(nl2
     for stack in ("nl2sql-agent-dev", "nl2sql-agent-prod"):
         created, looked_up = oidc_providers(nl2sql, stack)
         assert created == {}, f"{stack} must not create the account's provider"
-        assert [d["url"] for d in looked_up.values()] == ["https://token.actions.githubusercontent.com"]
+        assert looked_up == {}, f"{stack} names the provider by ARN (a lookup would fail before it exists)"
     manifest = json.loads((nl2sql / "manifest.json").read_text())["stacks"]
     assert sorted(manifest) == ["nl2sql-agent-ci", "nl2sql-agent-dev", "nl2sql-agent-dev-registry",
                                 "nl2sql-agent-prod", "nl2sql-agent-prod-registry"]
@@ -232,7 +235,7 @@ def test_environments_in_two_accounts_get_one_ci_stack_each_owned_by_the_first_e
         assert doc["terraform"]["backend"]["s3"]["key"] == f"lambdaform/{ci}.tfstate"
     for env, account in (("dev", "111111111111"), ("staging", "111111111111"), ("prod", "222222222222")):
         created, looked_up = oidc_providers(out, f"accts-{env}")
-        assert created == {} and len(looked_up) == 1
+        assert created == {} and looked_up == {}, "named by ARN, never looked up"
         assert stack_json(out, f"accts-{env}")["provider"]["aws"][0]["allowed_account_ids"] == [account]
 
 
@@ -257,7 +260,7 @@ functions:
     assert result.stacks == {"dev": ["reuse-dev"], "prod": ["reuse-prod"]}
     for env in ("dev", "prod"):
         created, looked_up = oidc_providers(out, f"reuse-{env}")
-        assert created == {} and len(looked_up) == 1
+        assert created == {} and looked_up == {}, "named by ARN, never looked up"
         assert "allowed_account_ids" not in stack_json(out, f"reuse-{env}")["provider"]["aws"][0]
 
 

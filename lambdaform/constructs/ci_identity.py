@@ -46,7 +46,10 @@ class CiIdentityProps:
     repository_id: int | None = None
     create_oidc_provider: bool = True
     """Create the provider here (standalone use). An account holds one provider per URL: set False where
-    another stack creates it (lambdaform's ``<project>-ci`` stack) or it exists already; it is then looked up."""
+    another stack creates it (lambdaform's ``<project>-ci`` stack) or it exists already."""
+    oidc_provider_arn: str | None = None
+    """With ``create_oidc_provider`` False: the provider's ARN (``github_oidc_provider.provider_arn``), so
+    nothing is looked up and a plan works before the provider exists; ``None`` looks it up by URL."""
     ecr_repository_arns: tuple[str, ...] = ()
     function_arns: tuple[str, ...] = ()
     terraform_roles: bool = False
@@ -118,6 +121,8 @@ class CiIdentity(Construct):
             raise ValueError("repository (owner/name) is required for github-oidc")
         if props.create_oidc_provider:
             provider_arn = GithubOidcProvider(self, f"{id}_github_oidc").arn
+        elif props.oidc_provider_arn:
+            provider_arn = props.oidc_provider_arn
         else:
             provider_arn = named(DataAwsIamOpenidConnectProvider(self, "oidc", url=GITHUB_OIDC_URL), id, "github_oidc").arn
 

@@ -1,7 +1,9 @@
 """The account's GitHub Actions OIDC identity provider: what CI roles name as their federated principal.
 
 An AWS account holds one provider per URL, so lambdaform creates it once per account (in the ``<project>-ci``
-stack of the account's first environment) and every environment's CI roles look it up by URL.
+stack of the account's first environment) and every environment's CI roles name it by its ARN, which is
+fixed by the account and the URL (:func:`provider_arn`): no lookup, so a plan in an account that does not
+have the provider yet (a pull request before the first apply) still works.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from lambdaform.constructs._iam import named
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
+
+
+def provider_arn(partition: str, account_id: str) -> str:
+    """The ARN IAM gives the account's GitHub provider (``arn:aws:iam::<account>:oidc-provider/<host>``)."""
+    return f"arn:{partition}:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
 
 
 @dataclass(frozen=True)
