@@ -32,7 +32,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
@@ -100,8 +100,10 @@ class StackNames:
     service: str
     """The service stack, ``<project>-<env>``."""
     registry: str | None = None
-    """The registry stack (ECR repositories + CI identity), ``<project>-<env>-registry``; ``None`` when the
-    service has no container-image function."""
+    """The registry stack (ECR repositories), ``<project>-<env>-registry``; ``None`` when the service has no
+    container-image function."""
+    ci: str | None = None
+    """The account's CI stack (its GitHub OIDC provider) when this environment owns it, else ``None``."""
 
     @classmethod
     def conventional(cls, project: str, environment: str, *, with_registry: bool) -> StackNames:
@@ -318,6 +320,12 @@ def require_remote_state(loaded: LoadedService) -> None:
             f"{state_lines(loaded.base.project)}")
 
 
+def _stack_names(loaded: LoadedService, env: str) -> StackNames:
+    owned = loaded.ci_stack(env)
+    return replace(StackNames.conventional(loaded.base.project, env, with_registry=bool(loaded.base.image_functions)),
+                   ci=owned.name if owned is not None and owned.owner == env else None)
+
+
 def context_from_service(
     loaded: LoadedService,
     repo_root: Path,
@@ -383,9 +391,7 @@ def context_from_service(
         "project": base.project,
         "region": base.region,
         "environments": envs,
-        "stacks": {
-            env: StackNames.conventional(base.project, env, with_registry=bool(base.image_functions)) for env in envs
-        },
+        "stacks": {env: _stack_names(loaded, env) for env in envs},
         "service_file": service_file,
         "functions": functions,
         "ci_mode": base.ci.mode if base.ci else "github-oidc",
@@ -449,7 +455,7 @@ def _template_vars(ctx: WorkflowContext) -> dict[str, object]:
                 "name": env,
                 "name_q": _q(env),
                 "previous": previous,
-                "stacks": ", ".join(s for s in (ctx.stacks[env].registry, ctx.stacks[env].service) if s),
+                "stacks": ", ".join(s for s in (ctx.stacks[env].ci, ctx.stacks[env].registry, ctx.stacks[env].service) if s),
             }
         )
     image_functions = []

@@ -764,6 +764,7 @@ def test_context_from_the_repository_service_file():
     assert (ctx.project, ctx.region, ctx.service_file, ctx.ci_mode) == ("nl2sql-agent", "us-east-1", "service.yaml", "github-oidc")
     assert list(ctx.environments) == ["dev", "prod"]
     assert ctx.stacks["prod"] == StackNames(service="nl2sql-agent-prod", registry="nl2sql-agent-prod-registry")
+    assert ctx.stacks["dev"].ci == "nl2sql-agent-ci", "dev, the account's first environment, owns the provider"
     (api,) = ctx.functions
     assert api.package == "image" and api.url_auth == "AWS_IAM" and api.platform == "linux/amd64"
     assert dict(api.function_names) == {"dev": "nl2sql-agent-dev-api", "prod": "nl2sql-agent-prod-api"}
