@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +140,47 @@ def json_values(value: Any) -> Any:
         if isinstance(parsed, (dict, list)):
             return {"(json)": parsed}
     return value
+
+
+def build_distributions(out: Path, build_dir: Path) -> Path:
+    """Build lambdaform's sdist and wheel into ``out`` from a copy of what a clone of ROOT holds (a build writes
+    build/ and *.egg-info into its source tree); returns ``out``."""
+    source = build_dir / "lambdaform"
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for relative in filter(None, listed):
+        origin = ROOT / relative
+        if origin.is_file() and not origin.is_symlink():
+            (source / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, source / relative)
+    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def wheel_in(dist: Path) -> Path:
+    (wheel,) = dist.glob("lambdaform-*.whl")
+    return wheel
+
+
+def venv_with_wheel(venv: Path, wheel: Path, *, with_pip: bool = False) -> Path:
+    """A fresh virtualenv at ``venv`` with ``wheel`` installed (not editable, no dependencies); returns its bin
+    folder, which has a ``lambdaform`` command.
+
+    The dependencies (cdktf, the provider binding, pydantic, ...) are not downloaded again: a ``.pth`` line
+    points at this project's virtualenv's site-packages, whose own ``.pth`` files (the editable install of this
+    checkout among them) are not processed, so ``lambdaform`` itself can only come from the wheel. ``with_pip``
+    gives the virtualenv its own pip (a workflow's ``python -m pip install`` runs in it)."""
+    subprocess.run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # pip installs the wheel as a user's pip would (file modes kept: a blueprint's bootstrap stays executable)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(site), str(wheel)], check=True, capture_output=True)
+    (site / "zz_lambdaform_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    bin_dir = venv / "bin"
+    (bin_dir / "lambdaform").write_text(f"#!{python}\nimport sys\nfrom lambdaform.cli import app\nsys.exit(app())\n")
+    (bin_dir / "lambdaform").chmod(0o755)
+    return bin_dir

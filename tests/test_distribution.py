@@ -13,8 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lambdaform import __version__
-from support import ROOT
+from support import ROOT, build_distributions, venv_with_wheel, wheel_in
 
 pytestmark = pytest.mark.slow
 
@@ -34,26 +32,11 @@ tests/test_emulator.py; these two prove the installed tool does the same on its 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    build_dir = tmp_path_factory.mktemp("build-src")
-    # build from a copy of what a clone holds (a build writes build/ and *.egg-info into its source tree)
-    source = build_dir / "lambdaform"
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for relative in filter(None, listed):
-        origin = ROOT / relative
-        if origin.is_file() and not origin.is_symlink():
-            (source / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(origin, source / relative)
-    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out
+    return build_distributions(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("build-src"))
 
 
 def _wheel(dist: Path) -> Path:
-    (wheel,) = dist.glob("lambdaform-*.whl")
-    return wheel
+    return wheel_in(dist)
 
 
 def test_the_wheel_holds_the_tool_and_nothing_at_the_top_but_lambdaform(dist):
@@ -87,19 +70,7 @@ def test_the_sdist_builds_the_same_tool(dist):
 @pytest.fixture(scope="module")
 def installed(dist, tmp_path_factory) -> Path:
     """A fresh virtualenv with the wheel installed (not editable); returns its bin folder."""
-    venv = tmp_path_factory.mktemp("venv") / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    # pip installs the wheel as a user's pip would (file modes kept: a blueprint's bootstrap stays executable)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
-                    str(site), str(_wheel(dist))], check=True, capture_output=True)
-    # the dependencies: this project's site-packages, as a plain path (its .pth files stay unprocessed)
-    (site / "zz_lambdaform_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    bin_dir = venv / "bin"
-    (bin_dir / "lambdaform").write_text(f"#!{bin_dir / 'python'}\nimport sys\nfrom lambdaform.cli import app\nsys.exit(app())\n")
-    (bin_dir / "lambdaform").chmod(0o755)
-    return bin_dir
+    return venv_with_wheel(tmp_path_factory.mktemp("venv") / "v", wheel_in(dist))
 
 
 def _env(bin_dir: Path, **extra: str) -> dict[str, str]:
