@@ -1,0 +1,227 @@
+"""The generated workflows, executed: a repository scaffolded by the installed wheel (``lambdaform init``, the
+``hello`` blueprint, S3 remote state) runs its ``.github/workflows/terraform.yml`` under nektos/act in host mode
+against a moto server, every third-party action replaced by a stand-in of ``tests/act/`` (tests/act_harness.py).
+
+Assertions are on what a team would look at: moto's state (functions, roles, log groups, the state bucket)
+and the pull request's comments as the fake GitHub API recorded them, not only act's exit code.
+
+Harness notes (none of them changes the generated workflows):
+* act runs each job in a fresh folder under the harness's cache; the checkout stand-in refuses a non-empty
+  workspace and clones the test's repository at GITHUB_SHA, so Terraform state can only come from S3.
+* The workflow_dispatch plan reports in the job summary and the plan step's ``exitcode`` output; act
+  prints both in its log (``Summary - ...``, ``::set-output:: exitcode=...``), where the test reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from act_harness import ROLE_VARS, Act, ActRun, commit_all, git
+from lambdaform.workflows import PLAN_COMMENT_MARKER
+from support import build_distributions, venv_with_wheel, wheel_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]
+
+ENVIRONMENTS = ("dev", "prod")
+REGION = "us-east-1"
+
+
+def aws(service: str, endpoint: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@pytest.fixture(scope="module")
+def timed_module():
+    started = time.monotonic()
+    yield
+    print(f"\ntest_workflows_act: {time.monotonic() - started:.0f}s for the module")
+
+
+@pytest.fixture(scope="module")
+def act(timed_module, tmp_path_factory, module_moto, tf) -> Act:
+    """The harness: the wheel built from this checkout, a virtualenv with pip holding it, the module's moto."""
+    dist = build_distributions(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("build-src"))
+    wheels = tmp_path_factory.mktemp("wheels")
+    shutil.copy2(wheel_in(dist), wheels)
+    venv = venv_with_wheel(tmp_path_factory.mktemp("venv") / "v", wheel_in(dist), with_pip=True).parent
+    config = Path(tf.env["TF_CLI_CONFIG_FILE"])
+    tf_env = {"TF_CLI_CONFIG_FILE": str(config), "TF_PLUGIN_CACHE_DIR": str(config.parent / "plugin-cache")}
+    return Act(tmp_path_factory.mktemp("act"), venv=venv, wheel_dir=wheels, moto=module_moto, tf_env=tf_env)
+
+
+def scaffold(act: Act, folder: Path, bucket: str) -> Path:
+    """``lambdaform init`` (installed wheel) + S3 state in a bucket created on moto, committed on main."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{act.venv / 'bin'}{os.pathsep}{env['PATH']}"
+    lambdaform = str(act.venv / "bin" / "lambdaform")
+    repo = folder / "repo"
+    proc = subprocess.run([lambdaform, "init", str(repo), "--blueprint", "hello"], env=env, capture_output=True,
+                          text=True, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    service = repo / "service.yaml"
+    if not any(line.startswith("state:") for line in service.read_text().splitlines()):
+        service.write_text(service.read_text() + f"state:\n  backend: s3\n  bucket: {bucket}\n")
+    proc = subprocess.run([lambdaform, "workflows", "-q"], env=env, capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    aws("s3", act.moto).create_bucket(Bucket=bucket)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "remote", "add", "origin", "https://github.com/acme/hello.git")
+    commit_all(repo, "lambdaform init")
+    return repo
+
+
+def succeeded(run: ActRun, *jobs: str) -> None:
+    assert run.returncode == 0, run.tail()
+    results = run.job_results()
+    for job in jobs:
+        assert results.get(job) == "succeeded", f"{job}: {results}\n{run.tail()}"
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def assert_clean_workspaces(act: Act, jobs: int) -> None:
+    """Each job cloned into a workspace of its own (the stand-in refuses a non-empty one), and act removed
+    them all after the run."""
+    checkouts = jsonl(act.store / "checkouts.jsonl")
+    assert len(checkouts) == jobs, checkouts
+    assert len({c["workspace"] for c in checkouts}) == jobs, checkouts
+    assert act.workspaces_left() == []
+    assert not any(Path(c["workspace"]).exists() for c in checkouts)
+
+
+def github_store(act: Act) -> dict:
+    return json.loads((act.store / "github.json").read_text())
+
+
+def pr_event(number: int, sha: str) -> dict:
+    return {"number": number, "action": "synchronize",
+            "pull_request": {"number": number, "head": {"ref": "feature", "sha": sha, "repo": {"fork": False}},
+                             "base": {"ref": "main"}},
+            "repository": {"full_name": "acme/hello", "name": "hello", "owner": {"login": "acme"}}}
+
+
+def push_event(before: str, after: str) -> dict:
+    return {"ref": "refs/heads/main", "before": before, "after": after,
+            "repository": {"full_name": "acme/hello", "name": "hello", "owner": {"login": "acme"}}}
+
+
+def dispatch_event(action: str, environment: str) -> dict:
+    return {"inputs": {"action": action, "environment": environment}, "ref": "refs/heads/main",
+            "repository": {"full_name": "acme/hello", "name": "hello", "owner": {"login": "acme"}}}
+
+
+def test_pull_request_plans_every_environment_and_updates_its_comments_in_place(act, tmp_path):
+    act.new_store("pull-request")
+    repo = scaffold(act, tmp_path, "lf-act-pr-state")
+    git(repo, "checkout", "-q", "-b", "feature")
+    first = commit_all(repo, "feature: first push")
+    functions_before = set(functions(act.moto))
+
+    run = act.run(repo, "pull_request", pr_event(7, first), "pr-1")
+    succeeded(run, *(f"plan ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)),
+              *(f"comment ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)))
+    assert_clean_workspaces(act, jobs=len(ENVIRONMENTS))  # plan jobs check out; comment jobs do not
+    store = github_store(act)
+    comments = {c["body"].splitlines()[0]: c for c in store["comments"]}
+    assert sorted(comments) == sorted(PLAN_COMMENT_MARKER.format(environment=env) for env in ENVIRONMENTS)
+    for env in ENVIRONMENTS:
+        comment = comments[PLAN_COMMENT_MARKER.format(environment=env)]
+        assert (comment["owner"], comment["repo"], comment["issue_number"]) == ("acme", "hello", 7)
+        assert comment["user"]["type"] == "Bot"
+        assert f"- `hello-{env}`: Plan: 7 to add, 0 to change, 0 to destroy." in comment["body"], comment["body"]
+        assert "Changes to apply on merge." in comment["body"]
+    routes = [call["route"] for call in store["calls"]]
+    assert sorted(routes) == sorted(["issues.listComments", "issues.createComment"] * len(ENVIRONMENTS))
+    roles = jsonl(act.store / "assumed-roles.jsonl")
+    assert sorted(r["environment"] for r in roles) == sorted(ENVIRONMENTS)
+    assert {r["role"] for r in roles} == {ROLE_VARS["AWS_PLAN_ROLE_ARN"]}
+    assert set(functions(act.moto)) == functions_before, "a plan must not deploy anything"
+
+    # A second push to the pull request: the same comments, updated in place.
+    service = repo / "service.yaml"
+    service.write_text(service.read_text().replace("memory_mb: 256", "memory_mb: 512"))
+    second = commit_all(repo, "feature: more memory", ["service.yaml"])
+    run = act.run(repo, "pull_request", pr_event(7, second), "pr-2")
+    succeeded(run, *(f"plan ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)),
+              *(f"comment ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)))
+    store = github_store(act)
+    assert len(store["comments"]) == len(ENVIRONMENTS)
+    for comment in store["comments"]:
+        before = comments[comment["body"].splitlines()[0]]
+        assert comment["id"] == before["id"] and comment["updates"] == 1
+        assert "memory_size" in comment["body"] and "512" in comment["body"]
+    new_routes = [call["route"] for call in store["calls"]][len(routes):]
+    assert sorted(new_routes) == sorted(["issues.listComments", "issues.updateComment"] * len(ENVIRONMENTS))
+
+
+def functions(endpoint: str) -> dict[str, dict]:
+    lam = aws("lambda", endpoint)
+    return {f["FunctionName"]: lam.get_function_configuration(FunctionName=f["FunctionName"])
+            for f in lam.list_functions()["Functions"]}
+
+
+def leftovers(endpoint: str, prefix: str) -> dict[str, list[str]]:
+    """Functions, IAM roles and log groups whose name carries ``prefix``."""
+    return {
+        "functions": [name for name in functions(endpoint) if name.startswith(prefix)],
+        "roles": [r["RoleName"] for r in aws("iam", endpoint).list_roles()["Roles"] if r["RoleName"].startswith(prefix)],
+        "log groups": [g["logGroupName"] for g in aws("logs", endpoint).describe_log_groups()["logGroups"]
+                       if prefix in g["logGroupName"]],
+    }
+
+
+def plan_exitcodes(run: ActRun) -> list[str]:
+    return [line.rsplit("exitcode=", 1)[1].strip() for line in run.output.splitlines()
+            if "::set-output:: exitcode=" in line]
+
+
+def test_push_deploys_every_environment_then_replans_clean_destroys_dev_and_deploys_again(act, tmp_path):
+    act.new_store("main")
+    bucket = "lf-act-main-state"
+    repo = scaffold(act, tmp_path, bucket)
+    assert not [name for name in functions(act.moto) if name.startswith("hello-")], "moto must start empty"
+    base = git(repo, "rev-parse", "HEAD")
+
+    run = act.run(repo, "push", push_event("0" * 40, base), "push-1")
+    succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
+    assert_clean_workspaces(act, jobs=len(ENVIRONMENTS))
+    deployed = functions(act.moto)
+    for env in ENVIRONMENTS:
+        assert f"hello-{env}-hello" in deployed, sorted(deployed)
+        assert all(leftovers(act.moto, f"hello-{env}").values()), leftovers(act.moto, f"hello-{env}")
+    assert {r["role"] for r in jsonl(act.store / "assumed-roles.jsonl")} == {ROLE_VARS["AWS_APPLY_ROLE_ARN"]}
+    # The workspaces are gone: the state lives in the bucket, one object per stack.
+    keys = [o["Key"] for o in aws("s3", act.moto).list_objects_v2(Bucket=bucket).get("Contents", [])]
+    for env in ENVIRONMENTS:
+        assert [k for k in keys if f"hello-{env}" in k and k.endswith(".tfstate")], keys
+
+    run = act.run(repo, "workflow_dispatch", dispatch_event("plan", "dev"), "replan-dev")
+    succeeded(run, "plan (dev)")  # a one-entry matrix: act adds no index
+    assert plan_exitcodes(run) == ["0"], f"the re-plan after apply is not clean:\n{run.tail()}"
+    assert "- `hello-dev`: No changes. Your infrastructure matches the configuration." in run.output
+
+    run = act.run(repo, "workflow_dispatch", dispatch_event("destroy", "dev"), "destroy-dev")
+    succeeded(run, "destroy (dev)")
+    assert "apply (dev)" not in run.job_results() and "destroy (prod)" not in run.job_results()
+    assert leftovers(act.moto, "hello-dev") == {"functions": [], "roles": [], "log groups": []}
+    assert "hello-prod-hello" in functions(act.moto)
+
+    service = repo / "service.yaml"
+    service.write_text(service.read_text().replace("DEFAULT_NAME: world", "DEFAULT_NAME: again"))
+    again = commit_all(repo, "say hello again", ["service.yaml"])
+    run = act.run(repo, "push", push_event(base, again), "push-2")
+    succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
+    deployed = functions(act.moto)
+    for env in ENVIRONMENTS:
+        assert deployed[f"hello-{env}-hello"]["Environment"]["Variables"]["DEFAULT_NAME"] == "again"
