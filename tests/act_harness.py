@@ -73,6 +73,8 @@ class ActRun:
     returncode: int
     log: Path
     seconds: float
+    leftovers: bool = False
+    """Processes of act's group were still running after act exited (the harness ended them)."""
 
     @property
     def output(self) -> str:
@@ -115,6 +117,7 @@ class Act:
         self.cache = home / "cache"
         self.runs = home / "runs"
         self.store = self.new_store("default")
+        self.history: list[tuple[str, ActRun]] = []
 
     def new_store(self, name: str) -> Path:
         self.store = self.home / "stores" / name
@@ -174,12 +177,22 @@ class Act:
                 returncode = -1
                 sink.write(f"\n[harness] act did not finish within {timeout:.0f}s: stopped\n".encode())
             finally:
-                _stop_group(proc)
-        return ActRun(returncode, log, time.monotonic() - started)
+                leftovers = _stop_group(proc)
+        run = ActRun(returncode, log, time.monotonic() - started, leftovers)
+        self.history.append((label, run))
+        return run
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    """End act and whatever it started (its own process group, by id), then reap act."""
+def _stop_group(proc: subprocess.Popen) -> bool:
+    """End act and whatever it started (its own process group, by id), then reap act. Returns whether anything
+    of the group was still running once act had exited."""
+    leftovers = False
+    if proc.poll() is not None:
+        try:
+            os.killpg(proc.pid, 0)
+            leftovers = True
+        except ProcessLookupError:
+            return False
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -191,6 +204,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             continue
     proc.wait()
+    return leftovers
 
 
 def git(repo: Path, *args: str) -> str:

@@ -40,14 +40,7 @@ def aws(service: str, endpoint: str):
 
 
 @pytest.fixture(scope="module")
-def timed_module():
-    started = time.monotonic()
-    yield
-    print(f"\ntest_workflows_act: {time.monotonic() - started:.0f}s for the module")
-
-
-@pytest.fixture(scope="module")
-def act(timed_module, tmp_path_factory, module_moto, tf) -> Act:
+def act(tmp_path_factory, module_moto, tf):
     """The harness: the wheel built from this checkout, a virtualenv with pip holding it, the module's moto."""
     dist = build_distributions(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("build-src"))
     wheels = tmp_path_factory.mktemp("wheels")
@@ -55,7 +48,11 @@ def act(timed_module, tmp_path_factory, module_moto, tf) -> Act:
     venv = venv_with_wheel(tmp_path_factory.mktemp("venv") / "v", wheel_in(dist), with_pip=True).parent
     config = Path(tf.env["TF_CLI_CONFIG_FILE"])
     tf_env = {"TF_CLI_CONFIG_FILE": str(config), "TF_PLUGIN_CACHE_DIR": str(config.parent / "plugin-cache")}
-    return Act(tmp_path_factory.mktemp("act"), venv=venv, wheel_dir=wheels, moto=module_moto, tf_env=tf_env)
+    harness = Act(tmp_path_factory.mktemp("act"), venv=venv, wheel_dir=wheels, moto=module_moto, tf_env=tf_env)
+    started = time.monotonic()
+    yield harness
+    runs = ", ".join(f"{label} {run.seconds:.0f}s" for label, run in harness.history)
+    print(f"\ntest_workflows_act: {time.monotonic() - started:.0f}s of act runs on this worker ({runs})")
 
 
 def scaffold(act: Act, folder: Path, bucket: str) -> Path:
@@ -81,6 +78,7 @@ def scaffold(act: Act, folder: Path, bucket: str) -> Path:
 
 def succeeded(run: ActRun, *jobs: str) -> None:
     assert run.returncode == 0, run.tail()
+    assert not run.leftovers, f"processes of the act run outlived it:\n{run.tail()}"
     results = run.job_results()
     for job in jobs:
         assert results.get(job) == "succeeded", f"{job}: {results}\n{run.tail()}"
@@ -225,3 +223,14 @@ def test_push_deploys_every_environment_then_replans_clean_destroys_dev_and_depl
     deployed = functions(act.moto)
     for env in ENVIRONMENTS:
         assert deployed[f"hello-{env}-hello"]["Environment"]["Variables"]["DEFAULT_NAME"] == "again"
+
+
+def test_a_job_without_its_role_variable_stops_before_terraform(act, tmp_path):
+    """OIDC mode: the role comes from a repository variable; unset, the credentials step fails the job."""
+    act.new_store("no-role")
+    repo = scaffold(act, tmp_path, "lf-act-no-role-state")
+    run = act.run(repo, "workflow_dispatch", dispatch_event("plan", "dev"), "no-role", variables={})
+    assert run.returncode != 0 and run.job_results() == {"plan (dev)": "failed"}, run.tail()
+    assert "❗  ::error::role-to-assume is empty" in run.output, run.tail()  # the step's error, not its echoed script
+    assert "::set-output:: exitcode=" not in run.output, "terraform must not run without credentials"
+    assert not run.leftovers
