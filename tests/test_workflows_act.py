@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from act_harness import ROLE_VARS, Act, ActRun, commit_all, git
-from lambdaform.workflows import PLAN_COMMENT_MARKER
+from lambdaform.workflows import PLAN_COMMENT_MARKER, TERRAFORM_WORKFLOW
 from support import build_distributions, venv_with_wheel, wheel_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
@@ -56,19 +56,14 @@ def act(tmp_path_factory, module_moto, tf):
 
 
 def scaffold(act: Act, folder: Path, bucket: str) -> Path:
-    """``lambdaform init`` (installed wheel) + S3 state in a bucket created on moto, committed on main."""
+    """``lambdaform init --state-bucket`` (installed wheel), the bucket created on moto, committed on main."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{act.venv / 'bin'}{os.pathsep}{env['PATH']}"
-    lambdaform = str(act.venv / "bin" / "lambdaform")
     repo = folder / "repo"
-    proc = subprocess.run([lambdaform, "init", str(repo), "--blueprint", "hello"], env=env, capture_output=True,
-                          text=True, cwd=folder)
+    proc = subprocess.run([str(act.venv / "bin" / "lambdaform"), "init", str(repo), "--blueprint", "hello",
+                           "--state-bucket", bucket], env=env, capture_output=True, text=True, cwd=folder)
     assert proc.returncode == 0, proc.stderr
-    service = repo / "service.yaml"
-    if not any(line.startswith("state:") for line in service.read_text().splitlines()):
-        service.write_text(service.read_text() + f"state:\n  backend: s3\n  bucket: {bucket}\n")
-    proc = subprocess.run([lambdaform, "workflows", "-q"], env=env, capture_output=True, text=True, cwd=repo)
-    assert proc.returncode == 0, proc.stderr
+    assert (repo / TERRAFORM_WORKFLOW).is_file(), proc.stdout
     aws("s3", act.moto).create_bucket(Bucket=bucket)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "remote", "add", "origin", "https://github.com/acme/hello.git")
@@ -88,12 +83,12 @@ def jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def assert_clean_workspaces(act: Act, jobs: int) -> None:
-    """Each job cloned into a workspace of its own (the stand-in refuses a non-empty one), and act removed
-    them all after the run."""
+def assert_clean_workspaces(act: Act, at_least: int) -> None:
+    """Each job that checked out did so into an empty workspace of its own (the stand-in refuses a non-empty
+    one), and act removed them all after the run."""
     checkouts = jsonl(act.store / "checkouts.jsonl")
-    assert len(checkouts) == jobs, checkouts
-    assert len({c["workspace"] for c in checkouts}) == jobs, checkouts
+    assert len(checkouts) >= at_least, checkouts
+    assert len({c["workspace"] for c in checkouts}) == len(checkouts), checkouts
     assert act.workspaces_left() == []
     assert not any(Path(c["workspace"]).exists() for c in checkouts)
 
@@ -129,7 +124,7 @@ def test_pull_request_plans_every_environment_and_updates_its_comments_in_place(
     run = act.run(repo, "pull_request", pr_event(7, first), "pr-1")
     succeeded(run, *(f"plan ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)),
               *(f"comment ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)))
-    assert_clean_workspaces(act, jobs=len(ENVIRONMENTS))  # plan jobs check out; comment jobs do not
+    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))  # every plan job checks out
     store = github_store(act)
     comments = {c["body"].splitlines()[0]: c for c in store["comments"]}
     assert sorted(comments) == sorted(PLAN_COMMENT_MARKER.format(environment=env) for env in ENVIRONMENTS)
@@ -193,7 +188,7 @@ def test_push_deploys_every_environment_then_replans_clean_destroys_dev_and_depl
 
     run = act.run(repo, "push", push_event("0" * 40, base), "push-1")
     succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
-    assert_clean_workspaces(act, jobs=len(ENVIRONMENTS))
+    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))
     deployed = functions(act.moto)
     for env in ENVIRONMENTS:
         assert f"hello-{env}-hello" in deployed, sorted(deployed)
@@ -230,7 +225,7 @@ def test_a_job_without_its_role_variable_stops_before_terraform(act, tmp_path):
     act.new_store("no-role")
     repo = scaffold(act, tmp_path, "lf-act-no-role-state")
     run = act.run(repo, "workflow_dispatch", dispatch_event("plan", "dev"), "no-role", variables={})
-    assert run.returncode != 0 and run.job_results() == {"plan (dev)": "failed"}, run.tail()
+    assert run.returncode != 0 and run.job_results().get("plan (dev)") == "failed", run.tail()
     assert "❗  ::error::role-to-assume is empty" in run.output, run.tail()  # the step's error, not its echoed script
     assert "::set-output:: exitcode=" not in run.output, "terraform must not run without credentials"
     assert not run.leftovers
