@@ -55,12 +55,12 @@ def act(tmp_path_factory, module_moto, tf):
     print(f"\ntest_workflows_act: {time.monotonic() - started:.0f}s of act runs on this worker ({runs})")
 
 
-def scaffold(act: Act, folder: Path, bucket: str) -> Path:
+def scaffold(act: Act, folder: Path, bucket: str, blueprint: str = "hello") -> Path:
     """``lambdaform init --state-bucket`` (installed wheel), the bucket created on moto, committed on main."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{act.venv / 'bin'}{os.pathsep}{env['PATH']}"
     repo = folder / "repo"
-    proc = subprocess.run([str(act.venv / "bin" / "lambdaform"), "init", str(repo), "--blueprint", "hello",
+    proc = subprocess.run([str(act.venv / "bin" / "lambdaform"), "init", str(repo), "--blueprint", blueprint,
                            "--state-bucket", bucket], env=env, capture_output=True, text=True, cwd=folder)
     assert proc.returncode == 0, proc.stderr
     assert (repo / TERRAFORM_WORKFLOW).is_file(), proc.stdout
@@ -229,3 +229,37 @@ def test_a_job_without_its_role_variable_stops_before_terraform(act, tmp_path):
     assert "❗  ::error::role-to-assume is empty" in run.output, run.tail()  # the step's error, not its echoed script
     assert "::set-output:: exitcode=" not in run.output, "terraform must not run without credentials"
     assert not run.leftovers
+
+
+def test_push_of_an_image_service_builds_pushes_and_deploys_from_an_empty_account(act, tmp_path):
+    """nl2sql-agent: per environment the apply job applies the registry, pushes the image tagged with the commit
+    (the fake docker puts a placeholder manifest into moto's ECR) and applies the service with that tag."""
+    act.new_store("image")
+    repo = scaffold(act, tmp_path, "lf-act-image-state", blueprint="nl2sql-agent")
+    # dev and prod share the one moto account here, and an account holds one GitHub OIDC provider: as the
+    # blueprint stands, both service stacks create it and prod's apply fails with EntityAlreadyExists (409).
+    # A user with one account for both says so in the service file: prod reuses dev's provider.
+    service = repo / "service.yaml"
+    assert "  prod:\n    functions:" in service.read_text()
+    service.write_text(service.read_text().replace(
+        "  prod:\n    functions:", "  prod:\n    ci:\n      create_oidc_provider: false\n    functions:"))
+    sha = commit_all(repo, "one account for dev and prod: prod reuses the GitHub OIDC provider", ["service.yaml"])
+    assert not [n for n in functions(act.moto) if n.startswith("nl2sql-agent-")], "moto must start empty"
+
+    run = act.run(repo, "push", push_event("0" * 40, sha), "image-push")
+    succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
+    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))
+    ecr = aws("ecr", act.moto)
+    deployed = functions(act.moto)
+    for env in ENVIRONMENTS:
+        name = f"nl2sql-agent-{env}-api"
+        (pushed,) = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": sha}])["imageDetails"]
+        repository_uri = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
+        # the service stack resolves the commit's tag to its digest and deploys that
+        image_uri = aws("lambda", act.moto).get_function(FunctionName=name)["Code"]["ImageUri"]
+        assert image_uri == f"{repository_uri}@{pushed['imageDigest']}", image_uri
+        assert deployed[name]["PackageType"] == "Image"
+    builds = [c for c in jsonl(act.store / "docker.jsonl") if c["args"][:2] == ["buildx", "build"]]
+    assert len(builds) == len(ENVIRONMENTS), builds
+    roles = {r["role"] for r in jsonl(act.store / "assumed-roles.jsonl")}
+    assert roles == {ROLE_VARS["AWS_APPLY_ROLE_ARN"], ROLE_VARS["AWS_DEPLOY_ROLE_ARN"]}, roles
