@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,6 +76,9 @@ class ActRun:
     seconds: float
     leftovers: bool = False
     """Processes of act's group were still running after act exited (the harness ended them)."""
+    workspaces_left: tuple[Path, ...] = ()
+    """Job folders (workspace, temp) act did not remove after the run (it keeps those of failed jobs); the
+    harness removes them after noting them."""
 
     @property
     def output(self) -> str:
@@ -124,10 +128,9 @@ class Act:
         self.store.mkdir(parents=True, exist_ok=False)
         return self.store
 
-    def workspaces_left(self) -> list[Path]:
-        """Job folders act did not clean up (each job's workspace lives in one)."""
+    def _job_folders(self) -> set[Path]:
         root = self.cache / "act"
-        return sorted(p for p in root.glob("*/hostexecutor")) if root.is_dir() else []
+        return {p.parent for p in root.glob("*/hostexecutor")} if root.is_dir() else set()
 
     def run(self, repo: Path, event_name: str, event: Mapping[str, object], label: str, *,
             workflow: str = TERRAFORM_WORKFLOW, variables: Mapping[str, str] = ROLE_VARS,
@@ -168,6 +171,7 @@ class Act:
         log = run_dir / "act.log"
         (run_dir / "command.txt").write_text(" ".join(cmd) + "\n")
         started = time.monotonic()
+        before = self._job_folders()
         with open(log, "wb") as sink:
             proc = subprocess.Popen(cmd, cwd=repo, env=environ, stdout=sink, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
@@ -178,7 +182,10 @@ class Act:
                 sink.write(f"\n[harness] act did not finish within {timeout:.0f}s: stopped\n".encode())
             finally:
                 leftovers = _stop_group(proc)
-        run = ActRun(returncode, log, time.monotonic() - started, leftovers)
+        left = tuple(sorted(self._job_folders() - before))
+        for folder in left:
+            shutil.rmtree(folder)
+        run = ActRun(returncode, log, time.monotonic() - started, leftovers, left)
         self.history.append((label, run))
         return run
 

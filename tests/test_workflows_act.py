@@ -83,13 +83,13 @@ def jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def assert_clean_workspaces(act: Act, at_least: int) -> None:
+def assert_clean_workspaces(act: Act, run: ActRun, at_least: int) -> None:
     """Each job that checked out did so into an empty workspace of its own (the stand-in refuses a non-empty
     one), and act removed them all after the run."""
     checkouts = jsonl(act.store / "checkouts.jsonl")
     assert len(checkouts) >= at_least, checkouts
     assert len({c["workspace"] for c in checkouts}) == len(checkouts), checkouts
-    assert act.workspaces_left() == []
+    assert run.workspaces_left == ()
     assert not any(Path(c["workspace"]).exists() for c in checkouts)
 
 
@@ -124,7 +124,7 @@ def test_pull_request_plans_every_environment_and_updates_its_comments_in_place(
     run = act.run(repo, "pull_request", pr_event(7, first), "pr-1")
     succeeded(run, *(f"plan ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)),
               *(f"comment ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)))
-    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))  # every plan job checks out
+    assert_clean_workspaces(act, run, at_least=len(ENVIRONMENTS))  # every plan job checks out
     store = github_store(act)
     comments = {c["body"].splitlines()[0]: c for c in store["comments"]}
     assert sorted(comments) == sorted(PLAN_COMMENT_MARKER.format(environment=env) for env in ENVIRONMENTS)
@@ -188,7 +188,7 @@ def test_push_deploys_every_environment_then_replans_clean_destroys_dev_and_depl
 
     run = act.run(repo, "push", push_event("0" * 40, base), "push-1")
     succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
-    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))
+    assert_clean_workspaces(act, run, at_least=len(ENVIRONMENTS))
     deployed = functions(act.moto)
     for env in ENVIRONMENTS:
         assert f"hello-{env}-hello" in deployed, sorted(deployed)
@@ -248,7 +248,7 @@ def test_push_of_an_image_service_builds_pushes_and_deploys_from_an_empty_accoun
 
     run = act.run(repo, "push", push_event("0" * 40, sha), "image-push")
     succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
-    assert_clean_workspaces(act, at_least=len(ENVIRONMENTS))
+    assert_clean_workspaces(act, run, at_least=len(ENVIRONMENTS))
     ecr = aws("ecr", act.moto)
     deployed = functions(act.moto)
     for env in ENVIRONMENTS:
