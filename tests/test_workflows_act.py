@@ -109,8 +109,8 @@ def push_event(before: str, after: str) -> dict:
             "repository": {"full_name": "acme/hello", "name": "hello", "owner": {"login": "acme"}}}
 
 
-def dispatch_event(action: str, environment: str) -> dict:
-    return {"inputs": {"action": action, "environment": environment}, "ref": "refs/heads/main",
+def dispatch_event(action: str, environment: str, **inputs: str) -> dict:
+    return {"inputs": {"action": action, "environment": environment, **inputs}, "ref": "refs/heads/main",
             "repository": {"full_name": "acme/hello", "name": "hello", "owner": {"login": "acme"}}}
 
 
@@ -231,13 +231,30 @@ def test_a_job_without_its_role_variable_stops_before_terraform(act, tmp_path):
     assert not run.leftovers
 
 
-def test_push_of_an_image_service_builds_pushes_and_deploys_from_an_empty_account(act, tmp_path):
-    """nl2sql-agent: per environment the apply job applies the registry, pushes the image tagged with the commit
-    (the fake docker puts a placeholder manifest into moto's ECR) and applies the service with that tag."""
+def test_an_image_service_from_an_empty_account_to_deployed_destroyed_and_deployed_again(act, tmp_path):
+    """nl2sql-agent, the whole life: a pull request before anything exists plans cleanly (the service stacks
+    wait for their first image); a push applies per environment the registry, pushes the image tagged with the
+    commit (the fake docker puts a placeholder manifest into moto's ECR) and applies the service with that
+    tag; a re-plan is clean; a manual destroy with delete_images leaves nothing of dev; the next push deploys
+    dev again."""
     act.new_store("image")
     repo = scaffold(act, tmp_path, "lf-act-image-state", blueprint="nl2sql-agent")
     sha = git(repo, "rev-parse", "HEAD")
     assert not [n for n in functions(act.moto) if n.startswith("nl2sql-agent-")], "moto must start empty"
+
+    git(repo, "checkout", "-q", "-b", "feature")
+    feature = commit_all(repo, "feature: empty change")
+    run = act.run(repo, "pull_request", pr_event(3, feature), "image-pr")
+    succeeded(run, *(f"plan ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)),
+              *(f"comment ({env})-{i}" for i, env in enumerate(ENVIRONMENTS, 1)))
+    bodies = {c["body"].splitlines()[0]: c["body"] for c in github_store(act)["comments"]}
+    for env in ENVIRONMENTS:
+        body = bodies[PLAN_COMMENT_MARKER.format(environment=env)]
+        assert f"- `nl2sql-agent-{env}-registry`: Plan: " in body, body
+        assert f"- `nl2sql-agent-{env}`: Waits for the first image: nl2sql-agent-{env}-api:latest not in ECR yet" in body, body
+        assert "Plan failed" not in body
+    assert "- `nl2sql-agent-ci`: Plan: 1 to add" in bodies[PLAN_COMMENT_MARKER.format(environment="dev")]
+    git(repo, "checkout", "-q", "main")
 
     run = act.run(repo, "push", push_event("0" * 40, sha), "image-push")
     succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
@@ -255,6 +272,25 @@ def test_push_of_an_image_service_builds_pushes_and_deploys_from_an_empty_accoun
     builds = [c for c in jsonl(act.store / "docker.jsonl") if c["args"][:2] == ["buildx", "build"]]
     assert len(builds) == len(ENVIRONMENTS), builds
     roles = {r["role"] for r in jsonl(act.store / "assumed-roles.jsonl")}
-    assert roles == {ROLE_VARS["AWS_APPLY_ROLE_ARN"], ROLE_VARS["AWS_DEPLOY_ROLE_ARN"]}, roles
+    assert ROLE_VARS["AWS_APPLY_ROLE_ARN"] in roles and ROLE_VARS["AWS_DEPLOY_ROLE_ARN"] in roles, roles
     # dev and prod share the moto account: its one GitHub OIDC provider comes from the account's ci stack
     assert len(aws("iam", act.moto).list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
+
+    run = act.run(repo, "workflow_dispatch", dispatch_event("plan", "dev"), "image-replan")
+    succeeded(run, "plan (dev)")
+    assert plan_exitcodes(run) == ["0"], f"the re-plan after apply is not clean:\n{run.tail()}"
+
+    run = act.run(repo, "workflow_dispatch", dispatch_event("destroy", "dev", delete_images="true"), "image-destroy")
+    succeeded(run, "destroy (dev)")
+    assert "kept nl2sql-agent-ci" in run.output, "prod still trusts the account's OIDC provider"
+    assert leftovers(act.moto, "nl2sql-agent-dev") == {"functions": [], "roles": [], "log groups": []}
+    assert not [r for r in ecr.describe_repositories()["repositories"] if r["repositoryName"].startswith("nl2sql-agent-dev-")]
+    assert "nl2sql-agent-prod-api" in functions(act.moto)
+    assert len(aws("iam", act.moto).list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
+
+    again = commit_all(repo, "after the destroy")
+    run = act.run(repo, "push", push_event(sha, again), "image-push-2")
+    succeeded(run, *(f"apply ({env})" for env in ENVIRONMENTS))
+    (pushed,) = ecr.describe_images(repositoryName="nl2sql-agent-dev-api", imageIds=[{"imageTag": again}])["imageDetails"]
+    assert aws("lambda", act.moto).get_function(FunctionName="nl2sql-agent-dev-api")["Code"]["ImageUri"].endswith(
+        f"@{pushed['imageDigest']}")

@@ -80,7 +80,13 @@ def push(tag_ref: str) -> str:
         raise ValueError("LAMBDAFORM_ENDPOINT is not set (configure AWS credentials first)")
     region = registry.split(".dkr.ecr.", 1)[1].split(".", 1)[0]
     ecr = boto3.client("ecr", endpoint_url=endpoint, region_name=region)
-    result = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(MANIFEST), imageTag=tag)
+    try:
+        result = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(MANIFEST), imageTag=tag)
+    except ecr.exceptions.ImageAlreadyExistsException:
+        # Every placeholder has the same content: a second push of the same tag is what a real `docker push`
+        # of an unchanged image does, a no-op (moto, like ECR's PutImage API, reports it as an error).
+        (found,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+        return found["imageDigest"]
     return result["image"]["imageId"]["imageDigest"]
 
 
