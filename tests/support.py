@@ -41,6 +41,24 @@ def policy_of(resource: dict[str, Any], attribute: str = "policy") -> dict[str, 
     return json.loads(resource[attribute])
 
 
+def placeholder_manifest(layer: str | None = None) -> str:
+    """A minimal image manifest, what the harness puts into moto's ECR where a real ``docker push`` would
+    put an image (moto derives the digest from the layers: a ``layer`` hex digit tells images apart)."""
+    layers = [] if layer is None else [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                        "size": 1, "digest": "sha256:" + layer * 64}]
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                       "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                                  "digest": "sha256:" + "0" * 64},
+                       "layers": layers})
+
+
+def push_placeholder_image(ecr, repository: str, tag: str = "latest", layer: str | None = None) -> str:
+    """Put :func:`placeholder_manifest` into ``repository`` under ``tag`` with the boto3 ECR client ``ecr``;
+    returns the image digest."""
+    result = ecr.put_image(repositoryName=repository, imageManifest=placeholder_manifest(layer), imageTag=tag)
+    return result["image"]["imageId"]["imageDigest"]
+
+
 def write_service(folder: Path, text: str, handlers: tuple[str, ...] = ("vela_runtime",)) -> Path:
     """A service file in ``folder`` with copies of the named handler folders under ``folder/handlers``."""
     folder.mkdir(parents=True, exist_ok=True)

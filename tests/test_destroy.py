@@ -7,8 +7,6 @@ put into moto's ECR between the registry stack and the service stack (what `dock
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +15,7 @@ from lambdaform.console import Output
 from lambdaform.deploy import Deployment, RunOptions
 from lambdaform.loader import load_service
 from main import app
+import support
 from support import write_service
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -40,13 +39,8 @@ def client(service: str, endpoint: str):
 
 
 def push_placeholder_image(endpoint: str, repository: str, tag: str = "latest", layer: str = "0") -> None:
-    """A minimal manifest; moto derives the image digest from the layers, so ``layer`` tells images apart."""
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-                           "digest": "sha256:" + "0" * 64},
-                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
-                            "digest": "sha256:" + layer * 64}]}
-    client("ecr", endpoint).put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    """Moto derives the image digest from the layers, so ``layer`` tells images apart."""
+    support.push_placeholder_image(client("ecr", endpoint), repository, tag, layer)
 
 
 def repositories(endpoint: str) -> set[str]:

@@ -29,6 +29,7 @@ from lambdaform.console import Output
 from lambdaform.deploy import Deployment, RunOptions
 from lambdaform.loader import load_service
 from main import app
+import support
 from support import EXAMPLE_FILES
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -41,16 +42,7 @@ def client(service: str, endpoint: str):
 
 
 def push_placeholder_image(endpoint: str, repository: str, tag: str = "latest") -> str:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-                   "digest": "sha256:" + "0" * 64},
-        "layers": [],
-    }
-    result = client("ecr", endpoint).put_image(repositoryName=repository, imageManifest=json.dumps(manifest),
-                                               imageTag=tag)
-    return result["image"]["imageId"]["imageDigest"]
+    return support.push_placeholder_image(client("ecr", endpoint), repository, tag)
 
 
 def harness_overrides(deployment: Deployment) -> None:

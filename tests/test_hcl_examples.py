@@ -24,7 +24,7 @@ from lambdaform.commands import scaffold
 from lambdaform.deploy import OVERRIDE_FILE, provider_override
 from lambdaform.loader import load_service
 from main import app
-from support import EXAMPLE_FILES, json_values, synth_file
+from support import EXAMPLE_FILES, json_values, push_placeholder_image, synth_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
@@ -92,10 +92,7 @@ def test_hcl_export_is_fmt_clean_valid_and_plan_equivalent(example, tf, module_m
         repository = f"{service.project}-{env}-{key}"
         if repository not in {r["repositoryName"] for r in ecr.describe_repositories()["repositories"]}:
             ecr.create_repository(repositoryName=repository)
-            ecr.put_image(repositoryName=repository, imageTag="latest", imageManifest=json.dumps({
-                "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-                           "digest": "sha256:" + "1" * 64}, "layers": []}))
+            push_placeholder_image(ecr, repository)
     for stack in synth.stacks[env]:
         hcl_dir = tmp_path / "hcl" / stack
         names = sorted(p.name for p in hcl_dir.iterdir())

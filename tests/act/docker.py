@@ -15,16 +15,12 @@ import os
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the harness's shared helpers
+from support import placeholder_manifest  # noqa: E402
+
 VALUE_FLAGS = {"--tag", "-t", "--file", "-f", "--platform", "--build-context", "--build-arg", "--provenance",
                "--sbom", "--label", "--target", "--cache-from", "--cache-to", "--metadata-file"}
 BOOL_FLAGS = {"--push", "--pull", "--no-cache", "--quiet", "-q"}
-MANIFEST = {
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-               "digest": "sha256:" + "0" * 64},
-    "layers": [],
-}
 
 
 def fail(message: str) -> int:
@@ -81,7 +77,7 @@ def push(tag_ref: str) -> str:
     region = registry.split(".dkr.ecr.", 1)[1].split(".", 1)[0]
     ecr = boto3.client("ecr", endpoint_url=endpoint, region_name=region)
     try:
-        result = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(MANIFEST), imageTag=tag)
+        result = ecr.put_image(repositoryName=repository, imageManifest=placeholder_manifest(), imageTag=tag)
     except ecr.exceptions.ImageAlreadyExistsException:
         # Every placeholder has the same content: a second push of the same tag is what a real `docker push`
         # of an unchanged image does, a no-op (moto, like ECR's PutImage API, reports it as an error).
