@@ -173,6 +173,8 @@ def _with_state(text: str, project: str, bucket: str) -> str:
     block = "# Terraform state in S3, so CI jobs (which start from an empty workspace) share it.\n" + \
         state_lines(project, bucket)
     lines = text.splitlines(keepends=True)
+    if any(line.startswith("state:") for line in lines):
+        raise InputError(f"--state-bucket: blueprint of '{project}' has its own state: section; edit that instead")
     at = next((i for i, line in enumerate(lines) if line.startswith("environments:")), len(lines))
     if at == len(lines) and lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"

@@ -291,3 +291,14 @@ def test_sigkill_of_the_emulator_takes_moto_down(emulator):
     emulator.stdout.wait_for("emulator ready:")
     emulator.stop(signal.SIGKILL)
     assert wait_until_gone(moto), "moto outlived a SIGKILLed emulator"
+
+
+def test_state_bucket_never_writes_a_second_state_section():
+    from lambdaform.commands import _with_state
+    from lambdaform.errors import InputError
+
+    assert _with_state("project: x\nenvironments: {dev: {}}\n", "x", "b") == (
+        "project: x\n# Terraform state in S3, so CI jobs (which start from an empty workspace) share it.\n"
+        "state:\n  backend: s3\n  bucket: b\n  key_prefix: x\nenvironments: {dev: {}}\n")
+    with pytest.raises(InputError, match="has its own state: section"):
+        _with_state("project: x\nstate: {backend: local}\n", "x", "b")
