@@ -31,6 +31,13 @@ COMMIT = "3f2c1e0b9a8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e"
 
 
 @pytest.fixture(scope="module")
+def moto_endpoint(module_moto) -> str:
+    """A moto of this module's own: the test keeps the account's ci stack (prod trusts it), which must not
+    meet another test's account (its GitHub OIDC provider would already exist there)."""
+    return module_moto
+
+
+@pytest.fixture(scope="module")
 def repository(tmp_path_factory, moto_endpoint) -> Path:
     client("s3", moto_endpoint).create_bucket(Bucket=BUCKET)
     folder = tmp_path_factory.mktemp("repo") / "nl2sql"
@@ -93,3 +100,6 @@ def test_an_image_service_goes_from_an_empty_account_to_deployed_and_back(reposi
         "state lives in the bucket, not in any job's workspace"
     for key, body in states.items():
         assert (b'"resources": []' in body) != key.endswith("nl2sql-agent-ci.tfstate"), key
+    # and the provider goes when asked for by name
+    job(repository, tmp_path, moto_endpoint, "destroy-ci", stacks=("nl2sql-agent-ci",)).destroy()
+    assert client("iam", moto_endpoint).list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
